@@ -1,0 +1,146 @@
+"""The routing graph: free-flight H3 cells, corridor centrelines and vertiports.
+
+The only module (with ``planner``) that imports networkx. Nodes:
+
+- ``int``: an H3 cell at the dataset's routing resolution whose centre is in the service
+  area (free flight between neighbours);
+- ``("corridor", corridor_id, k)``: the k-th access point along a corridor's centreline;
+- ``("vertiport", vertiport_id)``: a rooftop vertiport.
+
+The graph is static (a few thousand nodes for four cities at resolution 7); what changes with
+time and request (zones active, classes allowed, areas to avoid) is decided by the weight
+callback of each search, which hides an edge by returning ``None`` (networkx convention).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import networkx as nx
+import shapely
+from shapely.geometry import LineString
+
+from airspace.features import CorridorDirection
+from airspace.geo import lnglat_to_metric, metric_to_lnglat
+from airspace.grid import cell_neighbours, cell_to_latlng, latlng_to_cell, shape_to_cells
+from airspace.model import Airspace
+
+CORRIDOR_ACCESS_SPACING_M = 1000.0
+"""Distance between access points along a corridor."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodePosition:
+    """Where a node is: degrees for output, metres for distances."""
+
+    lat: float
+    lng: float
+    x_m: float
+    y_m: float
+
+
+class RoutingGraph:
+    """The static graph and the node positions of one airspace."""
+
+    def __init__(self, airspace: Airspace) -> None:
+        self.airspace = airspace
+        self.resolution = airspace.grid.routing_resolution
+        self.graph = nx.DiGraph()
+        self.positions: dict[Hashable, NodePosition] = {}
+        self._add_free_cells()
+        self._add_corridors()
+        self._add_vertiports()
+
+    def _position(self, lat: float, lng: float) -> NodePosition:
+        from airspace.geo import latlng_to_xy_m
+
+        x_m, y_m = latlng_to_xy_m(lat, lng)
+        return NodePosition(lat, lng, x_m, y_m)
+
+    def _add_node(self, node: Hashable, lat: float, lng: float) -> None:
+        self.positions[node] = self._position(lat, lng)
+        self.graph.add_node(node)
+
+    def _add_edge(self, a: Hashable, b: Hashable, kind: str, corridor_id: str | None = None,
+                  both_ways: bool = True) -> None:
+        pa, pb = self.positions[a], self.positions[b]
+        length_m = math.hypot(pb.x_m - pa.x_m, pb.y_m - pa.y_m)
+        self.graph.add_edge(a, b, kind=kind, length_m=length_m, corridor_id=corridor_id)
+        if both_ways:
+            self.graph.add_edge(b, a, kind=kind, length_m=length_m, corridor_id=corridor_id)
+
+    def _add_free_cells(self) -> None:
+        area = self.airspace.service_area
+        cells = shape_to_cells(area, self.resolution)
+        for cell in cells:
+            lat, lng = cell_to_latlng(cell)
+            if shapely.contains_xy(area, lng, lat):
+                self._add_node(cell, lat, lng)
+        for cell in list(self.graph.nodes):
+            for neighbour in cell_neighbours(int(cell)):
+                if neighbour in self.positions:
+                    self.graph.add_edge(
+                        cell, neighbour, kind="free", corridor_id=None,
+                        length_m=self._distance(cell, neighbour),
+                    )
+
+    def _distance(self, a: Hashable, b: Hashable) -> float:
+        pa, pb = self.positions[a], self.positions[b]
+        return math.hypot(pb.x_m - pa.x_m, pb.y_m - pa.y_m)
+
+    def _add_corridors(self) -> None:
+        for corridor in self.airspace.corridors.values():
+            line_m = lnglat_to_metric(corridor.centreline)
+            assert isinstance(line_m, LineString)
+            steps = max(1, math.ceil(line_m.length / CORRIDOR_ACCESS_SPACING_M))
+            points_m = [line_m.interpolate(line_m.length * k / steps) for k in range(steps + 1)]
+            # Keep the centreline's own vertices too, so the route follows its bends.
+            distances = sorted(
+                {line_m.length * k / steps for k in range(steps + 1)}
+                | {line_m.project(shapely.Point(xy)) for xy in line_m.coords}
+            )
+            points_m = [line_m.interpolate(d) for d in distances]
+            nodes = []
+            for k, point_m in enumerate(points_m):
+                point = metric_to_lnglat(point_m)
+                node = ("corridor", corridor.id, k)
+                self._add_node(node, float(point.y), float(point.x))
+                nodes.append(node)
+                cell = latlng_to_cell(float(point.y), float(point.x), self.resolution)
+                if cell in self.positions:
+                    self._add_edge(node, cell, "access")
+            one_way = corridor.direction == CorridorDirection.ONE_WAY
+            for a, b in zip(nodes, nodes[1:], strict=False):
+                self._add_edge(a, b, "corridor", corridor.id, both_ways=not one_way)
+
+    def _add_vertiports(self) -> None:
+        for vertiport in self.airspace.vertiports.values():
+            node = ("vertiport", vertiport.id)
+            self._add_node(node, vertiport.lat, vertiport.lng)
+            cell = latlng_to_cell(vertiport.lat, vertiport.lng, self.resolution)
+            if cell in self.positions:
+                self._add_edge(node, cell, "access")
+            # Direct access to corridor points close by: pads are often at a corridor's end.
+            for corridor_node in self._corridor_nodes_near(node, radius_m=1500.0):
+                self._add_edge(node, corridor_node, "access")
+
+    def _corridor_nodes_near(self, node: Hashable, radius_m: float) -> list[Hashable]:
+        origin = self.positions[node]
+        return [
+            other
+            for other, position in self.positions.items()
+            if isinstance(other, tuple)
+            and other[0] == "corridor"
+            and math.hypot(position.x_m - origin.x_m, position.y_m - origin.y_m) <= radius_m
+        ]
+
+    def cell_of(self, lat: float, lng: float) -> int | None:
+        """The free-flight node holding a position, or None if it is not in the graph."""
+        cell = latlng_to_cell(lat, lng, self.resolution)
+        return cell if cell in self.positions else None
+
+    def coarse_cells(self, geometry_lnglat: shapely.Geometry) -> set[int]:
+        """Cells of the routing resolution that a (lng, lat) geometry overlaps."""
+        return shape_to_cells(geometry_lnglat, self.resolution)

@@ -1,0 +1,551 @@
+"""Plan a route from vertiport to vertiport (or point to point) with A*.
+
+Free flight crosses suitable airspace between H3 neighbours; corridors are preferred (cheaper
+per metre) and flown only in their direction and layers; prohibited airspace is impassable;
+controlled and restricted airspace is passable only if the request allows it, and costs more.
+The cell path is then straightened where exact geometry allows (string pulling), so a route is
+a few straight legs, not a staircase of cells, and becomes a few volumes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import networkx as nx
+from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
+
+from airspace.classes import AirspaceClass
+from airspace.features import Zone
+from airspace.geo import check_latlng, latlng_to_xy_m, metric_to_lnglat, xy_m_to_latlng
+from airspace.grid import Cell
+from airspace.model import Airspace
+from airspace.timing import require_aware
+from routes.errors import (
+    InvalidRequestError,
+    NoRouteError,
+    OutsideServiceAreaError,
+    ProhibitedEndpointError,
+    RoutingError,
+    UnknownVertiportError,
+)
+from routes.graph import RoutingGraph
+from routes.performance import DronePerformance
+from routes.trajectory import FlightBuffers, Leg, LegKind, Route, Waypoint, route_to_volumes
+
+DEFAULT_CRUISE_AGL_M = 45.0
+"""Free flight cruises in the 30-60 m layer by default, below the corridors' slabs."""
+
+ZONE_MARGIN_M = 100.0
+"""Coarse cells are blocked if they come within this distance of a blocking zone, so that a
+path through cell centres keeps its buffers clear of the zone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """An origin or destination: a vertiport id, or a point (lat, lng in degrees)."""
+
+    vertiport_id: str | None = None
+    lat: float | None = None
+    lng: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.vertiport_id is None) == (self.lat is None or self.lng is None):
+            raise InvalidRequestError("an endpoint is either a vertiport id or a lat/lng point")
+        if self.lat is not None and self.lng is not None:
+            try:
+                check_latlng(self.lat, self.lng)
+            except ValueError as error:
+                raise InvalidRequestError(str(error)) from error
+
+    def describe(self) -> str:
+        """Human-readable form for messages."""
+        if self.vertiport_id is not None:
+            return f"vertiport {self.vertiport_id!r}"
+        return f"point ({self.lat}, {self.lng})"
+
+
+@dataclass(frozen=True, slots=True)
+class ClassCosts:
+    """Cost per metre of flight by class (corridors cheapest: the planner prefers them)."""
+
+    corridor: float = 1.0
+    suitable: float = 1.3
+    controlled: float = 2.5
+    restricted: float = 4.0
+    access_penalty_m: float = 300.0
+    """Added for each entry to or exit from a corridor, so routes do not hop in and out."""
+
+    def __post_init__(self) -> None:
+        for name in ("corridor", "suitable", "controlled", "restricted"):
+            if not getattr(self, name) > 0:
+                raise InvalidRequestError(f"class cost {name} must be positive")
+
+    @property
+    def cheapest(self) -> float:
+        """The smallest factor: the A* heuristic multiplies straight distance by it."""
+        return min(self.corridor, self.suitable, self.controlled, self.restricted)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRequest:
+    """What to plan. ``departure_time`` only decides which zones are active."""
+
+    origin: Endpoint
+    destination: Endpoint
+    departure_time: datetime
+    performance: DronePerformance
+    cruise_agl_m: float | None = None
+    allowed_classes: frozenset[AirspaceClass] = frozenset()
+    """Classes besides suitable and corridor the route may cross (controlled, restricted)."""
+    avoid_m: tuple[BaseGeometry, ...] = field(default=(), compare=False)
+    """Areas (EPSG:32648 metres) to keep out of, for example other flights' volumes."""
+    use_corridors: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    x_m: float
+    y_m: float
+    alt_agl_m: float
+    corridor_id: str | None
+    """Set when the segment arriving here is flown along this corridor."""
+    anchor: bool
+    """Anchors stay (endpoints, corridor points); others may be cut by straightening."""
+
+
+class Planner:
+    """Plans routes over one airspace. Thread-safe for concurrent ``plan`` calls."""
+
+    def __init__(
+        self,
+        airspace: Airspace,
+        costs: ClassCosts | None = None,
+        buffers: FlightBuffers | None = None,
+    ) -> None:
+        self.airspace = airspace
+        self.costs = costs or ClassCosts()
+        self.buffers = buffers or FlightBuffers()
+        self.graph = RoutingGraph(airspace)
+        self._coarse_version = -1
+        self._coarse_zones: dict[Cell, list[Zone]] = {}
+        self._coarse_by_zone: dict[str, set[Cell]] = {}
+
+    # -- public ------------------------------------------------------------------------------
+
+    def plan(self, request: RouteRequest) -> Route:
+        """Plan one route.
+
+        Raises
+        ------
+        UnknownVertiportError, OutsideServiceAreaError, ProhibitedEndpointError,
+        InvalidRequestError
+            For a request that cannot be planned as asked.
+        NoRouteError
+            If no route avoids the airspace it must avoid.
+        """
+        departure_time = _aware(request.departure_time)
+        perf = request.performance
+        cruise_agl_m = self._cruise_altitude(request)
+        origin = self._resolve(request.origin, "origin")
+        destination = self._resolve(request.destination, "destination")
+        straight_m = math.hypot(destination[2] - origin[2], destination[3] - origin[3])
+        window_end = departure_time + timedelta(
+            seconds=3.0 * straight_m / perf.cruise_speed_mps + 900.0
+        )
+        blocking = self._blocking_classes(request)
+        band_ceiling_m = cruise_agl_m + self.buffers.vertical_m
+        for endpoint, (lat, lng, x_m, y_m, _, _) in (
+            (request.origin, origin), (request.destination, destination)
+        ):
+            spot = Point(x_m, y_m).buffer(self.buffers.horizontal_m)
+            hits = self.airspace.zones_touching(
+                spot, 0.0, band_ceiling_m, departure_time, window_end, [AirspaceClass.PROHIBITED]
+            )
+            if hits:
+                raise ProhibitedEndpointError(
+                    f"{endpoint.describe()} lies in prohibited zone {hits[0].id!r}"
+                )
+        search = _Search(self, request, cruise_agl_m, departure_time, window_end, blocking)
+        path = search.shortest_path(origin[4], destination[4])
+        stops = self._stops(path, origin, destination, cruise_agl_m)
+        stops = search.straighten(stops)
+        route = self._route(stops, origin, destination, request, cruise_agl_m)
+        self._verify(route, departure_time, blocking)
+        return route
+
+    def plan_batch(self, requests: Sequence[RouteRequest]) -> list[Route | RoutingError]:
+        """Plan many routes; each failure is returned in its place, not raised."""
+        results: list[Route | RoutingError] = []
+        for request in requests:
+            try:
+                results.append(self.plan(request))
+            except RoutingError as error:
+                results.append(error)
+        return results
+
+    def volumes(self, route: Route, departure_time: datetime) -> list[Any]:
+        """The route's 4-D volumes when flown from ``departure_time``."""
+        return route_to_volumes(route, departure_time, self.buffers)
+
+    # -- request resolution ------------------------------------------------------------------
+
+    def _cruise_altitude(self, request: RouteRequest) -> float:
+        perf = request.performance
+        cruise = request.cruise_agl_m
+        if cruise is None:
+            cruise = min(DEFAULT_CRUISE_AGL_M, perf.max_height_agl_m - 5.0)
+        if isinstance(cruise, bool) or not math.isfinite(cruise):
+            raise InvalidRequestError(f"cruise_agl_m must be a finite number, got {cruise!r}")
+        if not 10.0 <= cruise <= perf.max_height_agl_m:
+            raise InvalidRequestError(
+                f"cruise altitude {cruise} m AGL is outside [10, {perf.max_height_agl_m}] m "
+                f"for this {perf.category.value} drone"
+            )
+        return float(cruise)
+
+    def _resolve(
+        self, endpoint: Endpoint, role: str
+    ) -> tuple[float, float, float, float, Hashable, float]:
+        """``(lat, lng, x_m, y_m, graph node, ground altitude m AGL)`` of an endpoint."""
+        if endpoint.vertiport_id is not None:
+            vertiport = self.airspace.vertiports.get(endpoint.vertiport_id)
+            if vertiport is None:
+                raise UnknownVertiportError(f"unknown {role} vertiport {endpoint.vertiport_id!r}")
+            x_m, y_m = latlng_to_xy_m(vertiport.lat, vertiport.lng)
+            return (vertiport.lat, vertiport.lng, x_m, y_m, ("vertiport", vertiport.id),
+                    vertiport.rooftop_height_agl_m)
+        assert endpoint.lat is not None and endpoint.lng is not None
+        if not self.airspace.is_in_service_area(endpoint.lat, endpoint.lng):
+            raise OutsideServiceAreaError(
+                f"{role} ({endpoint.lat}, {endpoint.lng}) is outside the service area"
+            )
+        node = self.graph.cell_of(endpoint.lat, endpoint.lng)
+        if node is None:
+            raise OutsideServiceAreaError(
+                f"{role} ({endpoint.lat}, {endpoint.lng}) is too close to the service area's edge"
+            )
+        x_m, y_m = latlng_to_xy_m(endpoint.lat, endpoint.lng)
+        return endpoint.lat, endpoint.lng, x_m, y_m, node, 0.0
+
+    def _blocking_classes(self, request: RouteRequest) -> frozenset[AirspaceClass]:
+        avoidable = {AirspaceClass.CONTROLLED, AirspaceClass.RESTRICTED}
+        return frozenset({AirspaceClass.PROHIBITED} | (avoidable - request.allowed_classes))
+
+    def coarse_zones(self) -> dict[Cell, list[Zone]]:
+        """Zones by routing-resolution cell (with ``ZONE_MARGIN_M``), kept in step with the
+        airspace's zones (temporary zones come and go)."""
+        if self._coarse_version != self.airspace.version:
+            current = self.airspace.zones
+            for zone_id in list(self._coarse_by_zone):
+                if zone_id not in current:
+                    del self._coarse_by_zone[zone_id]
+            for zone_id in current:
+                if zone_id not in self._coarse_by_zone:
+                    grown = metric_to_lnglat(
+                        self.airspace.zone_metric_geometry(zone_id).buffer(ZONE_MARGIN_M)
+                    )
+                    self._coarse_by_zone[zone_id] = self.graph.coarse_cells(grown)
+            index: dict[Cell, list[Zone]] = {}
+            for zone_id, cells in self._coarse_by_zone.items():
+                for cell in cells:
+                    index.setdefault(cell, []).append(current[zone_id])
+            self._coarse_zones = index
+            self._coarse_version = self.airspace.version
+        return self._coarse_zones
+
+    # -- path to route -------------------------------------------------------------------
+
+    def _stops(self, path: list[Hashable], origin: tuple[Any, ...], destination: tuple[Any, ...],
+               cruise_agl_m: float) -> list[_Stop]:
+        positions = self.graph.positions
+        corridors = self.airspace.corridors
+        stops = [_Stop(origin[2], origin[3], cruise_agl_m, None, True)]
+        for previous, node in zip(path, path[1:], strict=False):
+            position = positions[node]
+            data = self.graph.graph.edges[previous, node]
+            if isinstance(node, tuple) and node[0] == "corridor":
+                corridor = corridors[node[1]]
+                along = data["kind"] == "corridor"
+                stops.append(_Stop(position.x_m, position.y_m, corridor.cruise_agl_m,
+                                   corridor.id if along else None, True))
+            elif isinstance(node, tuple) and node[0] == "vertiport":
+                continue  # the destination stop is appended below with its exact position
+            else:
+                stops.append(_Stop(position.x_m, position.y_m, cruise_agl_m, None, False))
+        stops.append(_Stop(destination[2], destination[3], cruise_agl_m, None, True))
+        return stops
+
+    def _route(self, stops: list[_Stop], origin: tuple[Any, ...], destination: tuple[Any, ...],
+               request: RouteRequest, cruise_agl_m: float) -> Route:
+        perf = request.performance
+        legs: list[Leg] = []
+        o_lat, o_lng = origin[0], origin[1]
+        clock_s = 0.0
+        first = stops[0]
+        start = Waypoint(o_lat, o_lng, origin[5], 0.0)
+        climb_s = _vertical_time(origin[5], first.alt_agl_m, perf)
+        clock_s += climb_s
+        current = Waypoint(o_lat, o_lng, first.alt_agl_m, clock_s)
+        legs.append(Leg(LegKind.CLIMB, start, current))
+        distance_m = 0.0
+        for index, (a, b) in enumerate(zip(stops, stops[1:], strict=False)):
+            horizontal_m = math.hypot(b.x_m - a.x_m, b.y_m - a.y_m)
+            if index == len(stops) - 2:
+                lat, lng = destination[0], destination[1]
+            else:
+                lat, lng = xy_m_to_latlng(b.x_m, b.y_m)
+            duration_s = max(horizontal_m / perf.cruise_speed_mps,
+                             _vertical_time(a.alt_agl_m, b.alt_agl_m, perf))
+            if horizontal_m < 0.01 and duration_s <= 0.0:
+                continue
+            clock_s += duration_s
+            distance_m += horizontal_m
+            point = Waypoint(lat, lng, b.alt_agl_m, clock_s)
+            if b.corridor_id is not None:
+                kind = LegKind.CORRIDOR
+            elif abs(b.alt_agl_m - a.alt_agl_m) > 1e-6:
+                kind = LegKind.TRANSITION
+            else:
+                kind = LegKind.CRUISE
+            legs.append(Leg(kind, current, point, b.corridor_id))
+            current = point
+        descent_s = _vertical_time(current.alt_agl_m, destination[5], perf)
+        landing = Waypoint(current.lat, current.lng, destination[5], clock_s + descent_s)
+        legs.append(Leg(LegKind.DESCENT, current, landing))
+        merged = _merge_collinear(legs)
+        corridor_ids = tuple(dict.fromkeys(leg.corridor_id for leg in merged if leg.corridor_id))
+        return Route(
+            legs=tuple(merged),
+            distance_m=distance_m,
+            origin_vertiport=request.origin.vertiport_id,
+            destination_vertiport=request.destination.vertiport_id,
+            corridor_ids=corridor_ids,
+            cruise_agl_m=cruise_agl_m,
+        )
+
+    def _verify(self, route: Route, departure_time: datetime,
+                blocking: frozenset[AirspaceClass]) -> None:
+        """The last guard: no volume of the route may touch a blocking zone (exact)."""
+        for volume in route_to_volumes(route, departure_time, self.buffers):
+            hits = self.airspace.zones_touching(
+                volume.outline_m, volume.floor_agl_m, volume.ceiling_agl_m,
+                volume.start_time, volume.end_time, blocking,
+            )
+            if hits:
+                raise NoRouteError(
+                    f"every route found crosses {hits[0].airspace_class.value} zone {hits[0].id!r}"
+                )
+
+
+class _Search:
+    """One A* search: the per-request view of the static graph."""
+
+    def __init__(self, planner: Planner, request: RouteRequest, cruise_agl_m: float,
+                 start_time: datetime, end_time: datetime,
+                 blocking: frozenset[AirspaceClass]) -> None:
+        self.planner = planner
+        self.request = request
+        self.cruise_agl_m = cruise_agl_m
+        self.start_time = start_time
+        self.end_time = end_time
+        self.blocking = blocking
+        self.costs = planner.costs
+        self.coarse = planner.coarse_zones()
+        self.factors: dict[Cell, float | None] = {}
+        self.corridor_ok: dict[str, bool] = {}
+        self.avoid_cells: set[Cell] = set()
+        for area_m in request.avoid_m:
+            self.avoid_cells |= planner.graph.coarse_cells(metric_to_lnglat(area_m))
+        self.endpoint_cells: set[Cell] = set()
+
+    def factor(self, cell: Cell) -> float | None:
+        """Cost per metre in a free-flight cell, or None if the cell may not be entered."""
+        cached = self.factors.get(cell, -1.0)
+        if cached != -1.0:
+            return cached
+        result: float | None
+        if cell in self.avoid_cells and cell not in self.endpoint_cells:
+            result = None
+        else:
+            ceiling_m = self.cruise_agl_m + self.planner.buffers.vertical_m
+            worst: AirspaceClass | None = None
+            for zone in self.coarse.get(cell, ()):
+                if zone.floor_agl_m >= ceiling_m:
+                    continue
+                if not zone.is_active_during(self.start_time, self.end_time):
+                    continue
+                if worst is None or zone.airspace_class.severity > worst.severity:
+                    worst = zone.airspace_class
+            if worst is None:
+                result = self.costs.suitable
+            elif worst in self.blocking:
+                result = None if cell not in self.endpoint_cells else self.costs.restricted
+            elif worst is AirspaceClass.CONTROLLED:
+                result = self.costs.controlled
+            else:
+                result = self.costs.restricted
+        self.factors[cell] = result
+        return result
+
+    def corridor_usable(self, corridor_id: str) -> bool:
+        """A corridor may be used if the drone may fly its altitude and no zone closes it."""
+        known = self.corridor_ok.get(corridor_id)
+        if known is not None:
+            return known
+        corridor = self.planner.airspace.corridors[corridor_id]
+        usable = (
+            self.request.use_corridors
+            and corridor.cruise_agl_m <= self.request.performance.max_height_agl_m
+            and not self.planner.airspace.zones_touching(
+                self.planner.airspace.corridor_footprints_m[corridor_id],
+                corridor.floor_agl_m, corridor.ceiling_agl_m,
+                self.start_time, self.end_time, self.blocking,
+            )
+        )
+        self.corridor_ok[corridor_id] = usable
+        return usable
+
+    def weight(self, u: Hashable, v: Hashable, data: dict[str, Any]) -> float | None:
+        """networkx weight callback; None hides the edge."""
+        kind = data["kind"]
+        length_m: float = data["length_m"]
+        if kind == "free":
+            fu = self.factor(u)  # type: ignore[arg-type]
+            fv = self.factor(v)  # type: ignore[arg-type]
+            if fu is None or fv is None:
+                return None
+            return length_m * (fu + fv) / 2.0
+        if kind == "corridor":
+            if not self.corridor_usable(data["corridor_id"]):
+                return None
+            if isinstance(v, tuple) and self._corridor_node_avoided(v):
+                return None
+            return length_m * self.costs.corridor
+        # access: vertiport or corridor point <-> free cell, or vertiport <-> corridor point
+        for node in (u, v):
+            if isinstance(node, tuple) and node[0] == "corridor":
+                if not self.corridor_usable(node[1]) or self._corridor_node_avoided(node):
+                    return None
+            elif isinstance(node, int) and self.factor(node) is None:
+                return None
+        return length_m * self.costs.suitable + self.costs.access_penalty_m
+
+    def _corridor_node_avoided(self, node: tuple[Any, ...]) -> bool:
+        if not self.avoid_cells:
+            return False
+        position = self.planner.graph.positions[node]
+        return self.planner.graph.cell_of(position.lat, position.lng) in self.avoid_cells
+
+    def shortest_path(self, source: Hashable, target: Hashable) -> list[Hashable]:
+        """A* from source to target; raises ``NoRouteError`` if none."""
+        graph = self.planner.graph
+        for node in (source, target):
+            if isinstance(node, int):
+                self.endpoint_cells.add(node)
+            else:
+                for neighbour in graph.graph.successors(node):
+                    if isinstance(neighbour, int):
+                        self.endpoint_cells.add(neighbour)
+        if source == target:
+            return [source]
+        positions = graph.positions
+        target_position = positions[target]
+        cheapest = self.costs.cheapest
+
+        def heuristic(node: Hashable, _target: Hashable) -> float:
+            # Admissible: no metre costs less than the cheapest class factor.
+            position = positions[node]
+            return cheapest * math.hypot(
+                target_position.x_m - position.x_m, target_position.y_m - position.y_m
+            )
+
+        weight: Callable[[Hashable, Hashable, dict[str, Any]], float | None] = self.weight
+        try:
+            path: list[Hashable] = nx.astar_path(
+                graph.graph, source, target, heuristic=heuristic, weight=weight
+            )
+        except (nx.NetworkXNoPath, nx.NodeNotFound) as error:
+            raise NoRouteError("no route avoids the airspace this flight must avoid") from error
+        return path
+
+    def straighten(self, stops: list[_Stop]) -> list[_Stop]:
+        """String pulling over free-flight runs: keep a stop only if the straight segment
+        past it would enter a blocking zone, an avoided area, or leave the service area."""
+        result = [stops[0]]
+        index = 0
+        while index < len(stops) - 1:
+            # The furthest stop reachable in a straight free line, up to the next anchor.
+            limit = index + 1
+            while limit < len(stops) - 1 and not stops[limit].anchor:
+                limit += 1
+            chosen = index + 1
+            if stops[index + 1].corridor_id is None:
+                for candidate in range(limit, index + 1, -1):
+                    if stops[candidate].corridor_id is None and self.is_clear(
+                        stops[index], stops[candidate]
+                    ):
+                        chosen = candidate
+                        break
+            result.append(stops[chosen])
+            index = chosen
+        return result
+
+    def is_clear(self, a: _Stop, b: _Stop) -> bool:
+        """True if free flight straight from ``a`` to ``b`` stays in allowed airspace."""
+        airspace = self.planner.airspace
+        segment = LineString([(a.x_m, a.y_m), (b.x_m, b.y_m)])
+        swath = segment.buffer(self.planner.buffers.horizontal_m + 30.0, quad_segs=2)
+        ceiling_m = max(a.alt_agl_m, b.alt_agl_m) + self.planner.buffers.vertical_m
+        if airspace.zones_touching(swath, 0.0, ceiling_m, self.start_time, self.end_time,
+                                   self.blocking):
+            return False
+        if any(swath.intersects(area) for area in self.request.avoid_m):
+            return False
+        return bool(airspace.service_area.covers(metric_to_lnglat(segment)))
+
+
+def _aware(instant: datetime) -> datetime:
+    try:
+        return require_aware(instant, "departure_time")
+    except ValueError as error:
+        raise InvalidRequestError(str(error)) from error
+
+
+def _vertical_time(from_agl_m: float, to_agl_m: float, perf: DronePerformance) -> float:
+    delta = to_agl_m - from_agl_m
+    rate = perf.climb_rate_mps if delta > 0 else perf.descent_rate_mps
+    return abs(delta) / rate
+
+
+def _merge_collinear(legs: list[Leg]) -> list[Leg]:
+    """Join consecutive legs of the same kind, corridor and altitude that keep their heading
+    (within about 1°), so a straight corridor is one leg, not one per access point."""
+    merged: list[Leg] = []
+    for leg in legs:
+        if merged:
+            last = merged[-1]
+            if (
+                last.kind == leg.kind
+                and last.kind in (LegKind.CRUISE, LegKind.CORRIDOR)
+                and last.corridor_id == leg.corridor_id
+                and last.start.alt_agl_m == last.end.alt_agl_m == leg.end.alt_agl_m
+                and _same_heading(last, leg)
+            ):
+                merged[-1] = Leg(last.kind, last.start, leg.end, last.corridor_id)
+                continue
+        merged.append(leg)
+    return merged
+
+
+def _same_heading(a: Leg, b: Leg) -> bool:
+    def bearing(leg: Leg) -> float:
+        return math.atan2(leg.end.lat - leg.start.lat,
+                          (leg.end.lng - leg.start.lng) * math.cos(math.radians(leg.start.lat)))
+
+    difference = abs(bearing(a) - bearing(b)) % (2 * math.pi)
+    return min(difference, 2 * math.pi - difference) < math.radians(1.0)

@@ -1,0 +1,173 @@
+"""A planned route as legs with times, and the route turned into 4-D volumes.
+
+A route is timed relative to its departure (``offset_s``), so that the engine can try a later
+departure without planning again: ``route_to_volumes(route, departure_time, buffers)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import shapely
+from shapely.geometry import LineString, Point
+
+from airspace.geo import geometry_to_geojson, latlng_to_xy_m, metric_to_lnglat
+from airspace.timing import require_aware
+from routes.volumes import Volume4D
+
+
+class LegKind(StrEnum):
+    """What the drone does on a leg."""
+
+    CLIMB = "climb"
+    """Vertical take-off from the origin to the first cruise altitude."""
+    CRUISE = "cruise"
+    """Free flight through suitable airspace."""
+    CORRIDOR = "corridor"
+    """Flight along a corridor's centreline, in the corridor's direction and layers."""
+    TRANSITION = "transition"
+    """Joining or leaving a corridor: horizontal and vertical change together."""
+    DESCENT = "descent"
+    """Vertical landing at the destination."""
+
+
+@dataclass(frozen=True, slots=True)
+class Waypoint:
+    """A 3-D position with its time offset from departure."""
+
+    lat: float
+    lng: float
+    alt_agl_m: float
+    offset_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """Straight flight between two waypoints."""
+
+    kind: LegKind
+    start: Waypoint
+    end: Waypoint
+    corridor_id: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        """Time the leg takes."""
+        return self.end.offset_s - self.start.offset_s
+
+
+@dataclass(frozen=True, slots=True)
+class FlightBuffers:
+    """Margins held around the nominal trajectory, inside the volumes."""
+
+    horizontal_m: float = 15.0
+    vertical_m: float = 10.0
+    time_s: float = 20.0
+    max_volume_duration_s: float = 60.0
+    """Long legs are cut into volumes of at most this duration, so that a flight does not
+    hold a long stretch of airspace for the whole time it needs to fly it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route from origin to destination, timed from departure."""
+
+    legs: tuple[Leg, ...]
+    distance_m: float
+    origin_vertiport: str | None = None
+    destination_vertiport: str | None = None
+    corridor_ids: tuple[str, ...] = ()
+    cruise_agl_m: float = 0.0
+    """Altitude of the free-flight legs."""
+
+    @property
+    def duration_s(self) -> float:
+        """Departure to landing."""
+        return self.legs[-1].end.offset_s if self.legs else 0.0
+
+    def waypoints(self) -> list[Waypoint]:
+        """Every distinct waypoint in order."""
+        points = [self.legs[0].start] if self.legs else []
+        points.extend(leg.end for leg in self.legs)
+        return points
+
+    def to_linestring(self) -> LineString:
+        """The route in (lng, lat) degrees, 2-D."""
+        return LineString([(w.lng, w.lat) for w in self.waypoints()])
+
+    def to_geojson(self) -> dict[str, Any]:
+        """GeoJSON LineString of ``[lng, lat, alt_agl_m]``."""
+        return {
+            "type": "LineString",
+            "coordinates": [
+                [round(w.lng, 7), round(w.lat, 7), round(w.alt_agl_m, 2)]
+                for w in self.waypoints()
+            ],
+        }
+
+
+def route_to_volumes(
+    route: Route, departure_time: datetime, buffers: FlightBuffers
+) -> list[Volume4D]:
+    """The reservation of ``route`` flown from ``departure_time``: buffered 4-D volumes.
+
+    Each leg becomes one volume per ``buffers.max_volume_duration_s`` of flight: the swept
+    footprint buffered by ``horizontal_m`` (round caps), altitudes widened by ``vertical_m``
+    (never below ground), times widened by ``time_s``. Times are rounded outwards to whole
+    seconds and outlines to 1e-7 degree, so that the wire form and an independent check on it
+    see exactly what the engine saw.
+    """
+    departure_time = require_aware(departure_time, "departure_time")
+    volumes: list[Volume4D] = []
+    for leg in route.legs:
+        pieces = max(1, math.ceil(leg.duration_s / buffers.max_volume_duration_s - 1e-9))
+        ax, ay = latlng_to_xy_m(leg.start.lat, leg.start.lng)
+        bx, by = latlng_to_xy_m(leg.end.lat, leg.end.lng)
+        for piece in range(pieces):
+            f0, f1 = piece / pieces, (piece + 1) / pieces
+            x0, y0 = ax + (bx - ax) * f0, ay + (by - ay) * f0
+            x1, y1 = ax + (bx - ax) * f1, ay + (by - ay) * f1
+            z0 = leg.start.alt_agl_m + (leg.end.alt_agl_m - leg.start.alt_agl_m) * f0
+            z1 = leg.start.alt_agl_m + (leg.end.alt_agl_m - leg.start.alt_agl_m) * f1
+            t0 = leg.start.offset_s + leg.duration_s * f0
+            t1 = leg.start.offset_s + leg.duration_s * f1
+            track = (
+                Point(x0, y0)
+                if math.hypot(x1 - x0, y1 - y0) < 0.01
+                else LineString([(x0, y0), (x1, y1)])
+            )
+            footprint_m = track.buffer(buffers.horizontal_m, quad_segs=4)
+            volumes.append(
+                _volume(
+                    footprint_m,
+                    max(0.0, min(z0, z1) - buffers.vertical_m),
+                    max(z0, z1) + buffers.vertical_m,
+                    departure_time + timedelta(seconds=t0 - buffers.time_s),
+                    departure_time + timedelta(seconds=t1 + buffers.time_s),
+                )
+            )
+    return volumes
+
+
+def _volume(footprint_m: Any, floor_agl_m: float, ceiling_agl_m: float,
+            start_time: datetime, end_time: datetime) -> Volume4D:
+    outline = shapely.set_precision(metric_to_lnglat(footprint_m), 1e-7)
+    start_time = start_time.replace(microsecond=0)
+    if end_time.microsecond:
+        end_time = end_time.replace(microsecond=0) + timedelta(seconds=1)
+    return Volume4D(
+        outline=outline,
+        floor_agl_m=round(floor_agl_m, 3),
+        ceiling_agl_m=round(ceiling_agl_m, 3),
+        start_time=start_time,
+        end_time=end_time,
+    )
+
+
+def outline_geojson(volume: Volume4D) -> dict[str, Any]:
+    """GeoJSON of a volume's outline (for maps)."""
+    return geometry_to_geojson(volume.outline)
