@@ -6,8 +6,8 @@ Altitudes are metres above ground level (true height, 真高); instants are awar
 
 from airspace.classes import AirspaceClass
 from airspace.errors import AirspaceError, DatasetError
+from airspace.loading import bundled_dataset_path, load_dataset
 from airspace.model import Airspace, Classification
-from airspace.loading import load_dataset, bundled_dataset_path
 
 __all__ = [
     "Airspace",

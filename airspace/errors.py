@@ -41,7 +41,7 @@ class DatasetError(AirspaceError, ValueError):
             where.append(f"feature #{feature_index}")
         if feature_id is not None:
             where.append(f"id {feature_id!r}")
-        super().__init__(f"{': '.join([', '.join(where)] if where else [])}{': ' if where else ''}{problem}")
+        super().__init__(f"{', '.join(where)}: {problem}" if where else problem)
 
 
 class OutOfServiceAreaError(AirspaceError, ValueError):

@@ -167,7 +167,9 @@ class Policy:
         if AirspaceClass.PROHIBITED not in self.refused_classes:
             raise DatasetError("a policy must refuse prohibited airspace")
         if self.curfew_action not in {"refuse", "review"}:
-            raise DatasetError(f"curfew_action must be refuse or review, got {self.curfew_action!r}")
+            raise DatasetError(
+                f"curfew_action must be refuse or review, got {self.curfew_action!r}"
+            )
         if self.min_lead_time_s < 0.0:
             raise DatasetError("min_lead_time_s must not be negative")
 

@@ -79,6 +79,28 @@ def metric_to_lnglat(geometry: BaseGeometry) -> BaseGeometry:
     return shapely.transform(geometry, unproject)
 
 
+def lnglat_to_metric_many(geometries: np.ndarray) -> np.ndarray:
+    """Project an array of WGS84 geometries to EPSG:32648 in one pyproj call."""
+    transformer = _to_metric()
+
+    def project(coords: np.ndarray) -> np.ndarray:
+        x_m, y_m = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x_m, y_m])
+
+    return shapely.transform(geometries, project)
+
+
+def metric_to_lnglat_many(geometries: np.ndarray) -> np.ndarray:
+    """Unproject an array of EPSG:32648 geometries to WGS84 in one pyproj call."""
+    transformer = _to_lnglat()
+
+    def unproject(coords: np.ndarray) -> np.ndarray:
+        lng, lat = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([lng, lat])
+
+    return shapely.transform(geometries, unproject)
+
+
 def latlng_to_xy_m(lat: float, lng: float) -> tuple[float, float]:
     """Project one WGS84 position to EPSG:32648 ``(x_m, y_m)``."""
     x_m, y_m = _to_metric().transform(lng, lat)
@@ -108,7 +130,13 @@ def geometry_to_geojson(geometry: BaseGeometry, *, digits: int = 7) -> dict[str,
 
     Seven decimal places of a degree are about 1 cm, finer than any buffer in the system.
     """
-    rounded = shapely.set_precision(geometry, 10.0**-digits) if digits else geometry
+    if isinstance(geometry, shapely.Polygon):  # the hot path: every volume outline
+        rings = [geometry.exterior, *geometry.interiors]
+        return {"type": "Polygon", "coordinates": [
+            np.round(shapely.get_coordinates(ring), digits).tolist() for ring in rings]}
+    # Rounding each coordinate (not shapely.set_precision, which may re-order rings) keeps
+    # the operation idempotent: a parsed and re-written outline is byte-identical.
+    rounded = shapely.transform(geometry, lambda coords: np.round(coords, digits))
     mapping: dict[str, Any] = shapely.geometry.mapping(rounded)
     return _listify(mapping)
 

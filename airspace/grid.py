@@ -9,6 +9,7 @@ the cells whose centre it contains.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ class AltitudeLayers:
             raise DatasetError("altitude layers need at least two boundaries")
         if bounds[0] != 0.0:
             raise DatasetError("the lowest altitude layer must start at 0 m AGL")
-        if any(upper <= lower for lower, upper in zip(bounds, bounds[1:], strict=False)):
+        if any(upper <= lower for lower, upper in itertools.pairwise(bounds)):
             raise DatasetError(f"altitude layer boundaries must ascend strictly: {bounds}")
 
     @property
@@ -58,7 +59,8 @@ class AltitudeLayers:
         ValueError
             If the altitude is below ground or above the highest layer.
         """
-        if altitude_agl_m < 0.0 or altitude_agl_m > self.ceiling_agl_m:
+        # Written so that NaN fails too (every comparison with NaN is False).
+        if not 0.0 <= altitude_agl_m <= self.ceiling_agl_m:
             raise ValueError(
                 f"altitude {altitude_agl_m} m AGL is outside the grid's "
                 f"[0, {self.ceiling_agl_m}] m"
@@ -149,6 +151,39 @@ def shape_to_cells(geometry: BaseGeometry, resolution: int) -> set[Cell]:
     h3shape = h3.geo_to_h3shape(geometry)
     cells = h3.h3shape_to_cells_experimental(h3shape, resolution, contain="overlap")
     return {int(cell) for cell in cells}
+
+
+RING_SAMPLE_SPACING_DEG = 0.0004
+"""Base ring sampling step for ``footprint_to_cells`` (about 44 m north-south)."""
+
+
+def footprint_to_cells(polygon: BaseGeometry, resolution: int) -> set[Cell]:
+    """A superset of the cells a polygon overlaps, much faster than ``shape_to_cells`` for
+    the small, thin footprints of flight volumes.
+
+    Every point of the polygon is covered: a cell the boundary passes through holds a ring
+    sample or is next to one (samples are closer together than a cell is wide), so the cells
+    of the samples and their neighbours cover it; a cell the boundary does not enter lies
+    inside the polygon, so its centre is inside and centre-containment finds it (only
+    polygons larger than a cell can hold one, so smaller ones skip that step).
+    """
+    import shapely
+
+    # Samples closer than half a cell edge: a boundary stretch between two samples can only
+    # pass through the samples' cells and cells next to them.
+    spacing_deg = min(RING_SAMPLE_SPACING_DEG * 4,
+                      h3.average_hexagon_edge_length(resolution, unit="m") / 2.0 / 111_000.0)
+    rings = shapely.get_coordinates(
+        shapely.segmentize(shapely.boundary(polygon), spacing_deg)
+    )
+    sampled = {int(h3.latlng_to_cell(lat, lng, resolution)) for lng, lat in rings}
+    cells: set[Cell] = set()
+    for cell in sampled:
+        cells.update(int(c) for c in h3.grid_disk(cell, 1))
+    cell_area_deg2 = h3.average_hexagon_area(resolution, unit="km^2") / (111.0 * 96.0)
+    if polygon.area >= cell_area_deg2 * 0.5:
+        cells.update(int(c) for c in h3.h3shape_to_cells(h3.geo_to_h3shape(polygon), resolution))
+    return cells
 
 
 def cells_to_geometry(cells: Iterable[Cell]) -> BaseGeometry:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
@@ -108,7 +109,7 @@ def _read_json(path: Path) -> Any:
         raise DatasetError(f"not valid JSON: {error}", file=str(path)) from error
 
 
-def _features(path: Path) -> Iterator[tuple[int, dict[str, Any], str | None]]:
+def _features(path: Path) -> Iterator[tuple[int, dict[str, Any], str]]:
     """Yield ``(index, feature, id)`` of a GeoJSON FeatureCollection, checking its shape."""
     document = _read_json(path)
     file = str(path)
@@ -144,10 +145,11 @@ class _Where:
                             feature_id=self.feature_id)
 
 
-def _guarded(where: _Where, build: Callable[[], Any]) -> Any:
-    """Run a value-object constructor; re-raise its error with the location attached."""
+@contextmanager
+def _guarded(where: _Where) -> Iterator[None]:
+    """Around a value-object constructor: re-raise its error with the location attached."""
     try:
-        return build()
+        yield
     except DatasetError as error:
         raise where.error(error.problem) from error
     except (AirspaceError, ValueError, TypeError, KeyError) as error:
@@ -271,7 +273,8 @@ def _grid_spec(raw: Any, file: str) -> GridSpec:
         isinstance(b, int | float) and not isinstance(b, bool) for b in boundaries
     ):
         raise where.error("'layer_boundaries_agl_m' must be a list of numbers")
-    layers = _guarded(where, lambda: AltitudeLayers(tuple(float(b) for b in boundaries)))
+    with _guarded(where):
+        layers = AltitudeLayers(tuple(float(b) for b in boundaries))
     return GridSpec(resolution, routing_resolution, layers)
 
 
@@ -286,16 +289,16 @@ def _load_jurisdictions(root: Path, manifest: dict[str, Any], timezone: str) -> 
         props = feature["properties"]
         boundary = _geometry(feature, where, ("Polygon", "MultiPolygon"))
         policy = _policy(props.get("policy", {}), timezone, where)
-        result.append(_guarded(where, lambda props=props, boundary=boundary, policy=policy,
-                                    fid=feature_id: Jurisdiction(
-            id=fid,
-            name=_string(props, "name", str(path), where=where),
-            name_zh=_string(props, "name_zh", str(path), default="", where=where),
-            authority=_string(props, "authority", str(path), default="", where=where),
-            boundary=boundary,
-            policy=policy,
-            admin_code=_string(props, "admin_code", str(path), default="", where=where),
-        )))
+        with _guarded(where):
+            result.append(Jurisdiction(
+                id=feature_id,
+                name=_string(props, "name", str(path), where=where),
+                name_zh=_string(props, "name_zh", str(path), default="", where=where),
+                authority=_string(props, "authority", str(path), default="", where=where),
+                boundary=boundary,
+                policy=policy,
+                admin_code=_string(props, "admin_code", str(path), default="", where=where),
+            ))
     if not result:
         raise DatasetError("a dataset needs at least one jurisdiction", file=str(path))
     _check_unique(str(path), [j.id for j in result])
@@ -315,21 +318,23 @@ def _policy(raw: Any, timezone: str, where: _Where) -> Policy:
     fast_track = raw.get("emergency_fast_track", True)
     if not isinstance(fast_track, bool):
         raise where.error("'emergency_fast_track' must be true or false")
-    return _guarded(where, lambda: Policy(
-        automatic_classes=_classes(raw.get("automatic_classes",
-                                           sorted(defaults.automatic_classes)), where,
-                                   "automatic_classes"),
-        review_classes=_classes(raw.get("review_classes", sorted(defaults.review_classes)),
-                                where, "review_classes"),
-        refused_classes=_classes(raw.get("refused_classes", sorted(defaults.refused_classes)),
-                                 where, "refused_classes"),
-        max_height_agl_m=_number(raw, "max_height_agl_m", where, default=120.0),
-        min_lead_time_s=_number(raw, "min_lead_time_s", where, default=0.0),
-        curfew=_daily_window(raw.get("curfew"), timezone, where, "curfew"),
-        curfew_action=raw.get("curfew_action", "refuse"),
-        emergency_fast_track=fast_track,
-        review_categories=frozenset(categories),
-    ))
+    with _guarded(where):
+        return Policy(
+            automatic_classes=_classes(raw.get("automatic_classes",
+                                               sorted(defaults.automatic_classes)), where,
+                                       "automatic_classes"),
+            review_classes=_classes(raw.get("review_classes", sorted(defaults.review_classes)),
+                                    where, "review_classes"),
+            refused_classes=_classes(raw.get("refused_classes",
+                                             sorted(defaults.refused_classes)),
+                                     where, "refused_classes"),
+            max_height_agl_m=_number(raw, "max_height_agl_m", where, default=120.0),
+            min_lead_time_s=_number(raw, "min_lead_time_s", where, default=0.0),
+            curfew=_daily_window(raw.get("curfew"), timezone, where, "curfew"),
+            curfew_action=raw.get("curfew_action", "refuse"),
+            emergency_fast_track=fast_track,
+            review_categories=frozenset(categories),
+        )
 
 
 def _load_zones(root: Path, manifest: dict[str, Any], cities: set[str]) -> list[Zone]:
@@ -374,20 +379,19 @@ def _geojson_zones(path: Path, cities: set[str]) -> list[Zone]:
         jurisdiction = props.get("jurisdiction")
         if jurisdiction is not None and jurisdiction not in cities:
             raise where.error(f"unknown jurisdiction {jurisdiction!r}")
-        zones.append(_guarded(where, lambda geometry=geometry, props=props, floor=floor_agl_m,
-                              ceiling=ceiling_agl_m, cls=airspace_class, windows=windows,
-                              jurisdiction=jurisdiction, fid=feature_id: Zone(
-            id=fid,
-            name=_string(props, "name", str(path), default=fid, where=where),
-            airspace_class=cls,
-            geometry=geometry,
-            floor_agl_m=floor,
-            ceiling_agl_m=ceiling,
-            active_windows=windows,
-            reason=_string(props, "reason", str(path), default="", where=where),
-            authority=_string(props, "authority", str(path), default="", where=where),
-            jurisdiction=jurisdiction,
-        )))
+        with _guarded(where):
+            zones.append(Zone(
+                id=feature_id,
+                name=_string(props, "name", str(path), default=feature_id, where=where),
+                airspace_class=airspace_class,
+                geometry=geometry,
+                floor_agl_m=floor_agl_m,
+                ceiling_agl_m=ceiling_agl_m,
+                active_windows=windows,
+                reason=_string(props, "reason", str(path), default="", where=where),
+                authority=_string(props, "authority", str(path), default="", where=where),
+                jurisdiction=jurisdiction,
+            ))
     _check_unique(str(path), [zone.id for zone in zones])
     return zones
 
@@ -401,10 +405,12 @@ def _windows(raw: Any, where: _Where) -> tuple[TimeWindow, ...]:
     for item in raw:
         if not isinstance(item, dict):
             raise where.error("each active window needs start_time and end_time")
-        start = _guarded(where, lambda item=item: parse_instant(item.get("start_time"),
-                                                                "start_time"))
-        end = _guarded(where, lambda item=item: parse_instant(item.get("end_time"), "end_time"))
-        windows.append(_guarded(where, lambda start=start, end=end: TimeWindow(start, end)))
+        with _guarded(where):
+            start = parse_instant(item.get("start_time"), "start_time")
+        with _guarded(where):
+            end = parse_instant(item.get("end_time"), "end_time")
+        with _guarded(where):
+            windows.append(TimeWindow(start, end))
     return tuple(windows)
 
 
@@ -428,19 +434,19 @@ def _load_vertiports(root: Path, manifest: dict[str, Any], jurisdictions: list[J
         if city not in containing:
             raise where.error(f"vertiport lies in {containing[0]!r}, not in {city!r}")
         opening = _daily_window(props.get("opening_hours"), timezone, where, "opening_hours")
-        result.append(_guarded(where, lambda props=props, point=point, city=city,
-                               opening=opening, fid=feature_id: Vertiport(
-            id=fid,
-            name=_string(props, "name", str(path), default=fid, where=where),
-            jurisdiction=city,
-            lat=float(point.y),
-            lng=float(point.x),
-            rooftop_height_agl_m=_number(props, "rooftop_height_agl_m", where),
-            pads=_integer(props, "pads", where),
-            pad_turnaround_s=_number(props, "pad_turnaround_s", where),
-            opening_hours=opening,
-            kind=_string(props, "kind", str(path), default="", where=where),
-        )))
+        with _guarded(where):
+            result.append(Vertiport(
+                id=feature_id,
+                name=_string(props, "name", str(path), default=feature_id, where=where),
+                jurisdiction=city,
+                lat=float(point.y),
+                lng=float(point.x),
+                rooftop_height_agl_m=_number(props, "rooftop_height_agl_m", where),
+                pads=_integer(props, "pads", where),
+                pad_turnaround_s=_number(props, "pad_turnaround_s", where),
+                opening_hours=opening,
+                kind=_string(props, "kind", str(path), default="", where=where),
+            ))
     _check_unique(str(path), [vertiport.id for vertiport in result])
     return result
 
@@ -468,18 +474,17 @@ def _load_corridors(root: Path, manifest: dict[str, Any], jurisdictions: list[Ju
         crossed = tuple(j.id for j in jurisdictions if j.boundary.intersects(line))
         if not crossed:
             raise where.error("corridor lies outside every jurisdiction")
-        result.append(_guarded(where, lambda props=props, line=line, width_m=width_m,
-                               floor=floor_agl_m, ceiling=ceiling_agl_m, crossed=crossed,
-                               fid=feature_id: Corridor(
-            id=fid,
-            name=_string(props, "name", str(path), default=fid, where=where),
-            centreline=line,
-            width_m=width_m,
-            floor_agl_m=floor,
-            ceiling_agl_m=ceiling,
-            direction=props.get("direction", "both"),
-            jurisdictions=crossed,
-        )))
+        with _guarded(where):
+            result.append(Corridor(
+                id=feature_id,
+                name=_string(props, "name", str(path), default=feature_id, where=where),
+                centreline=line,
+                width_m=width_m,
+                floor_agl_m=floor_agl_m,
+                ceiling_agl_m=ceiling_agl_m,
+                direction=props.get("direction", "both"),
+                jurisdictions=crossed,
+            ))
     _check_unique(str(path), [corridor.id for corridor in result])
     return result
 

@@ -204,7 +204,9 @@ class Airspace:
 
     # -- classification ---------------------------------------------------------------------
 
-    def classify(self, lat: float, lng: float, alt_agl_m: float, at_time: datetime) -> Classification:
+    def classify(
+        self, lat: float, lng: float, alt_agl_m: float, at_time: datetime
+    ) -> Classification:
         """The class of the (cell, layer) holding a position at an instant.
 
         Parameters

@@ -22,7 +22,7 @@ def require_aware(instant: datetime, name: str = "time") -> datetime:
     return instant.astimezone(UTC)
 
 
-def parse_instant(text: str, name: str = "time") -> datetime:
+def parse_instant(text: object, name: str = "time") -> datetime:
     """Parse an RFC 3339 instant with an offset (``Z`` or ``+08:00``) to aware UTC."""
     if not isinstance(text, str):
         raise NaiveDatetimeError(f"{name} must be an RFC 3339 string, got {text!r}")
@@ -105,6 +105,19 @@ class DailyWindow:
             if start_time <= boundary < end_time:
                 return True
         return False
+
+    def next_inside(self, instant: datetime) -> datetime:
+        """``instant`` if it is inside the window, else the next instant the window opens."""
+        if self.contains(instant):
+            return instant
+        zone = ZoneInfo(self.timezone)
+        local = require_aware(instant).astimezone(zone)
+        for day_offset in (0, 1, 2):
+            day = datetime.fromordinal(local.date().toordinal() + day_offset).date()
+            opening = datetime.combine(day, self.start, zone)
+            if opening > instant:
+                return opening.astimezone(UTC)
+        return instant  # unreachable for a window that opens daily
 
     def to_text(self) -> str:
         """``"HH:MM-HH:MM Area/Zone"``, as written in datasets."""

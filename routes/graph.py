@@ -14,6 +14,7 @@ callback of each search, which hides an edge by returning ``None`` (networkx con
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -112,7 +113,7 @@ class RoutingGraph:
                 if cell in self.positions:
                     self._add_edge(node, cell, "access")
             one_way = corridor.direction == CorridorDirection.ONE_WAY
-            for a, b in zip(nodes, nodes[1:], strict=False):
+            for a, b in itertools.pairwise(nodes):
                 self._add_edge(a, b, "corridor", corridor.id, both_ways=not one_way)
 
     def _add_vertiports(self) -> None:

@@ -9,6 +9,7 @@ a few straight legs, not a staircase of cells, and becomes a few volumes.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import networkx as nx
+import shapely
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
@@ -35,7 +37,15 @@ from routes.errors import (
 )
 from routes.graph import RoutingGraph
 from routes.performance import DronePerformance
-from routes.trajectory import FlightBuffers, Leg, LegKind, Route, Waypoint, route_to_volumes
+from routes.trajectory import (
+    FlightBuffers,
+    Leg,
+    LegKind,
+    Route,
+    Waypoint,
+    route_swaths_m,
+    route_to_volumes,
+)
 
 DEFAULT_CRUISE_AGL_M = 45.0
 """Free flight cruises in the 30-60 m layer by default, below the corridors' slabs."""
@@ -43,6 +53,10 @@ DEFAULT_CRUISE_AGL_M = 45.0
 ZONE_MARGIN_M = 100.0
 """Coarse cells are blocked if they come within this distance of a blocking zone, so that a
 path through cell centres keeps its buffers clear of the zone."""
+
+MERGE_TOLERANCE_M = 1.0
+"""Consecutive legs are joined into one only if the joined leg stays this close to the
+waypoints it drops."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +173,7 @@ class Planner:
         )
         blocking = self._blocking_classes(request)
         band_ceiling_m = cruise_agl_m + self.buffers.vertical_m
-        for endpoint, (lat, lng, x_m, y_m, _, _) in (
+        for endpoint, (_lat, _lng, x_m, y_m, _, _) in (
             (request.origin, origin), (request.destination, destination)
         ):
             spot = Point(x_m, y_m).buffer(self.buffers.horizontal_m)
@@ -265,7 +279,7 @@ class Planner:
         positions = self.graph.positions
         corridors = self.airspace.corridors
         stops = [_Stop(origin[2], origin[3], cruise_agl_m, None, True)]
-        for previous, node in zip(path, path[1:], strict=False):
+        for previous, node in itertools.pairwise(path):
             position = positions[node]
             data = self.graph.graph.edges[previous, node]
             if isinstance(node, tuple) and node[0] == "corridor":
@@ -293,7 +307,7 @@ class Planner:
         current = Waypoint(o_lat, o_lng, first.alt_agl_m, clock_s)
         legs.append(Leg(LegKind.CLIMB, start, current))
         distance_m = 0.0
-        for index, (a, b) in enumerate(zip(stops, stops[1:], strict=False)):
+        for index, (a, b) in enumerate(itertools.pairwise(stops)):
             horizontal_m = math.hypot(b.x_m - a.x_m, b.y_m - a.y_m)
             if index == len(stops) - 2:
                 lat, lng = destination[0], destination[1]
@@ -317,7 +331,9 @@ class Planner:
         descent_s = _vertical_time(current.alt_agl_m, destination[5], perf)
         landing = Waypoint(current.lat, current.lng, destination[5], clock_s + descent_s)
         legs.append(Leg(LegKind.DESCENT, current, landing))
-        merged = _merge_collinear(legs)
+        # A rooftop at cruise altitude needs no climb or descent: drop zero-time legs, so
+        # that waypoint times strictly increase (keep one leg for a hover at the same pad).
+        merged = [leg for leg in _merge_collinear(legs) if leg.duration_s > 0.0] or legs[:1]
         corridor_ids = tuple(dict.fromkeys(leg.corridor_id for leg in merged if leg.corridor_id))
         return Route(
             legs=tuple(merged),
@@ -330,11 +346,13 @@ class Planner:
 
     def _verify(self, route: Route, departure_time: datetime,
                 blocking: frozenset[AirspaceClass]) -> None:
-        """The last guard: no volume of the route may touch a blocking zone (exact)."""
-        for volume in route_to_volumes(route, departure_time, self.buffers):
+        """The last guard: no leg's buffered swath may touch a blocking zone (exact geometry;
+        the swaths cover the volumes, so this is conservative)."""
+        for footprint_m, floor_m, ceiling_m, t0_s, t1_s in route_swaths_m(route, self.buffers):
             hits = self.airspace.zones_touching(
-                volume.outline_m, volume.floor_agl_m, volume.ceiling_agl_m,
-                volume.start_time, volume.end_time, blocking,
+                footprint_m, floor_m, ceiling_m,
+                departure_time + timedelta(seconds=t0_s), departure_time + timedelta(seconds=t1_s),
+                blocking,
             )
             if hits:
                 raise NoRouteError(
@@ -359,8 +377,10 @@ class _Search:
         self.factors: dict[Cell, float | None] = {}
         self.corridor_ok: dict[str, bool] = {}
         self.avoid_cells: set[Cell] = set()
-        for area_m in request.avoid_m:
-            self.avoid_cells |= planner.graph.coarse_cells(metric_to_lnglat(area_m))
+        if request.avoid_m:
+            # One overlap query for the union: exact cells, and far fewer calls into h3.
+            merged = shapely.union_all(list(request.avoid_m))
+            self.avoid_cells = planner.graph.coarse_cells(metric_to_lnglat(merged))
         self.endpoint_cells: set[Cell] = set()
 
     def factor(self, cell: Cell) -> float | None:
@@ -524,8 +544,15 @@ def _vertical_time(from_agl_m: float, to_agl_m: float, perf: DronePerformance) -
 
 def _merge_collinear(legs: list[Leg]) -> list[Leg]:
     """Join consecutive legs of the same kind, corridor and altitude that keep their heading
-    (within about 1°), so a straight corridor is one leg, not one per access point."""
+    (within about 1°), so a straight corridor is one leg, not one per access point.
+
+    A join is kept only if every waypoint it drops lies within ``MERGE_TOLERANCE_M`` of the
+    joined leg: a heading test alone lets a chain of slight bends drift (a 1° bend is 175 m
+    off after 10 km), cutting a corner through a zone the bends went around, or out of a
+    corridor.
+    """
     merged: list[Leg] = []
+    dropped: list[list[Waypoint]] = []  # per merged leg, the joints it no longer flies through
     for leg in legs:
         if merged:
             last = merged[-1]
@@ -536,10 +563,25 @@ def _merge_collinear(legs: list[Leg]) -> list[Leg]:
                 and last.start.alt_agl_m == last.end.alt_agl_m == leg.end.alt_agl_m
                 and _same_heading(last, leg)
             ):
-                merged[-1] = Leg(last.kind, last.start, leg.end, last.corridor_id)
-                continue
+                joined = Leg(last.kind, last.start, leg.end, last.corridor_id)
+                joints = [*dropped[-1], last.end]
+                if _passes_near(joined, joints, MERGE_TOLERANCE_M):
+                    merged[-1] = joined
+                    dropped[-1] = joints
+                    continue
         merged.append(leg)
+        dropped.append([])
     return merged
+
+
+def _passes_near(leg: Leg, points: list[Waypoint], tolerance_m: float) -> bool:
+    """True if every point is within ``tolerance_m`` of the leg's straight line (metres)."""
+    segment = LineString([latlng_to_xy_m(leg.start.lat, leg.start.lng),
+                          latlng_to_xy_m(leg.end.lat, leg.end.lng)])
+    return all(
+        segment.distance(Point(latlng_to_xy_m(point.lat, point.lng))) <= tolerance_m
+        for point in points
+    )
 
 
 def _same_heading(a: Leg, b: Leg) -> bool:

@@ -12,10 +12,17 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import LineString, Point
 
-from airspace.geo import geometry_to_geojson, latlng_to_xy_m, metric_to_lnglat
+from airspace.geo import (
+    geometry_to_geojson,
+    latlng_to_xy_m,
+    latlngs_to_xy_m,
+    lnglat_to_metric_many,
+    metric_to_lnglat_many,
+)
 from airspace.timing import require_aware
 from routes.volumes import Volume4D
 
@@ -118,54 +125,85 @@ def route_to_volumes(
     Each leg becomes one volume per ``buffers.max_volume_duration_s`` of flight: the swept
     footprint buffered by ``horizontal_m`` (round caps), altitudes widened by ``vertical_m``
     (never below ground), times widened by ``time_s``. Times are rounded outwards to whole
-    seconds and outlines to 1e-7 degree, so that the wire form and an independent check on it
-    see exactly what the engine saw.
+    seconds and outlines to 1e-7 degree (about 1 cm), and the metric outline is computed from
+    the rounded one, so that the wire form and an independent check on it see exactly what
+    the engine saw.
     """
     departure_time = require_aware(departure_time, "departure_time")
-    volumes: list[Volume4D] = []
-    for leg in route.legs:
+    tracks: list[Any] = []
+    spans: list[tuple[float, float, float, float]] = []
+    ends = np.array(
+        [[leg.start.lng, leg.start.lat, leg.end.lng, leg.end.lat] for leg in route.legs]
+    )
+    starts_m = latlngs_to_xy_m(list(zip(ends[:, 1], ends[:, 0], strict=True)))
+    ends_m = latlngs_to_xy_m(list(zip(ends[:, 3], ends[:, 2], strict=True)))
+    for leg, (ax, ay), (bx, by) in zip(route.legs, starts_m, ends_m, strict=True):
         pieces = max(1, math.ceil(leg.duration_s / buffers.max_volume_duration_s - 1e-9))
-        ax, ay = latlng_to_xy_m(leg.start.lat, leg.start.lng)
-        bx, by = latlng_to_xy_m(leg.end.lat, leg.end.lng)
         for piece in range(pieces):
             f0, f1 = piece / pieces, (piece + 1) / pieces
             x0, y0 = ax + (bx - ax) * f0, ay + (by - ay) * f0
             x1, y1 = ax + (bx - ax) * f1, ay + (by - ay) * f1
             z0 = leg.start.alt_agl_m + (leg.end.alt_agl_m - leg.start.alt_agl_m) * f0
             z1 = leg.start.alt_agl_m + (leg.end.alt_agl_m - leg.start.alt_agl_m) * f1
-            t0 = leg.start.offset_s + leg.duration_s * f0
-            t1 = leg.start.offset_s + leg.duration_s * f1
-            track = (
+            tracks.append(
                 Point(x0, y0)
                 if math.hypot(x1 - x0, y1 - y0) < 0.01
                 else LineString([(x0, y0), (x1, y1)])
             )
-            footprint_m = track.buffer(buffers.horizontal_m, quad_segs=4)
-            volumes.append(
-                _volume(
-                    footprint_m,
-                    max(0.0, min(z0, z1) - buffers.vertical_m),
-                    max(z0, z1) + buffers.vertical_m,
-                    departure_time + timedelta(seconds=t0 - buffers.time_s),
-                    departure_time + timedelta(seconds=t1 + buffers.time_s),
-                )
-            )
+            spans.append((
+                max(0.0, min(z0, z1) - buffers.vertical_m),
+                max(z0, z1) + buffers.vertical_m,
+                leg.start.offset_s + leg.duration_s * f0 - buffers.time_s,
+                leg.start.offset_s + leg.duration_s * f1 + buffers.time_s,
+            ))
+    if not tracks:
+        return []
+    footprints_m = shapely.buffer(np.array(tracks, dtype=object), buffers.horizontal_m,
+                                  quad_segs=4)
+    # One projection call each way for the whole route: pyproj is fast on arrays only.
+    outlines = metric_to_lnglat_many(footprints_m)
+    outlines = shapely.transform(outlines, lambda coords: np.round(coords, 7))
+    outlines_m = lnglat_to_metric_many(outlines)
+    volumes = []
+    for outline, outline_m, (floor_m, ceiling_m, t0, t1) in zip(
+        outlines, outlines_m, spans, strict=True
+    ):
+        start_time = (departure_time + timedelta(seconds=t0)).replace(microsecond=0)
+        end_time = departure_time + timedelta(seconds=t1)
+        if end_time.microsecond:
+            end_time = end_time.replace(microsecond=0) + timedelta(seconds=1)
+        volumes.append(Volume4D(
+            outline=outline,
+            floor_agl_m=round(floor_m, 3),
+            ceiling_agl_m=round(ceiling_m, 3),
+            start_time=start_time,
+            end_time=end_time,
+            outline_m=outline_m,
+        ))
     return volumes
 
 
-def _volume(footprint_m: Any, floor_agl_m: float, ceiling_agl_m: float,
-            start_time: datetime, end_time: datetime) -> Volume4D:
-    outline = shapely.set_precision(metric_to_lnglat(footprint_m), 1e-7)
-    start_time = start_time.replace(microsecond=0)
-    if end_time.microsecond:
-        end_time = end_time.replace(microsecond=0) + timedelta(seconds=1)
-    return Volume4D(
-        outline=outline,
-        floor_agl_m=round(floor_agl_m, 3),
-        ceiling_agl_m=round(ceiling_agl_m, 3),
-        start_time=start_time,
-        end_time=end_time,
-    )
+def route_swaths_m(
+    route: Route, buffers: FlightBuffers
+) -> list[tuple[Any, float, float, float, float]]:
+    """Per leg: ``(footprint_m, floor_agl_m, ceiling_agl_m, start_offset_s, end_offset_s)``.
+
+    Each leg's swath covers all the volumes cut from it (same buffers), so a check against
+    swaths is a conservative, cheaper stand-in for a check against every volume.
+    """
+    result = []
+    for leg in route.legs:
+        a = latlng_to_xy_m(leg.start.lat, leg.start.lng)
+        b = latlng_to_xy_m(leg.end.lat, leg.end.lng)
+        track = Point(a) if math.dist(a, b) < 0.01 else LineString([a, b])
+        result.append((
+            track.buffer(buffers.horizontal_m + 0.05, quad_segs=4),
+            max(0.0, min(leg.start.alt_agl_m, leg.end.alt_agl_m) - buffers.vertical_m),
+            max(leg.start.alt_agl_m, leg.end.alt_agl_m) + buffers.vertical_m,
+            leg.start.offset_s - buffers.time_s - 1.0,
+            leg.end.offset_s + buffers.time_s + 1.0,
+        ))
+    return result
 
 
 def outline_geojson(volume: Volume4D) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class Volume4D:
     ceiling_agl_m: float
     start_time: datetime
     end_time: datetime
-    outline_m: BaseGeometry = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    outline_m: BaseGeometry = field(default=None, compare=False, repr=False)
     """The outline in EPSG:32648 metres; derived when not given."""
 
     def __post_init__(self) -> None:

@@ -117,6 +117,9 @@ class Flight:
     reviews: dict[str, ReviewStatus] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     """Messages to the operator (re-planned, preempted, restricted), newest last."""
+    approval_signature: str | None = None
+    """Ed25519 signature of the approval payload (see ``utm.approvals``)."""
+    approval_issued_time: datetime | None = None
     version: int = 1
 
     @property
@@ -158,6 +161,8 @@ class Flight:
             "jurisdictions": list(self.jurisdictions),
             "reviews": {city: status.value for city, status in self.reviews.items()},
             "notes": list(self.notes),
+            "approval_signature": self.approval_signature,
+            "approval_issued_time": _instant_or_none(self.approval_issued_time),
             "version": self.version,
         }
 
@@ -192,6 +197,8 @@ class Flight:
             jurisdictions=tuple(doc.get("jurisdictions", [])),
             reviews={city: ReviewStatus(status) for city, status in doc.get("reviews", {}).items()},
             notes=tuple(doc.get("notes", [])),
+            approval_signature=doc.get("approval_signature"),
+            approval_issued_time=_parse_or_none(doc.get("approval_issued_time")),
             version=doc.get("version", 1),
         )
 

@@ -1,0 +1,855 @@
+"""The engine: plan, deconflict, apply every city's policy, reserve, and keep flights' lives.
+
+``submit(plan, now)`` returns a ``Flight`` whose ``decision`` says what happened; rejections
+are outcomes, not exceptions. Every decision is one store transaction: the flight with its
+volumes and pad slots, any flights it preempted or re-planned, and the audit entries commit
+together or not at all.
+
+Domain code never reads the clock: every call takes ``now``.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from shapely.geometry import Point
+
+from airspace import Airspace, AirspaceClass
+from airspace.geo import latlng_to_xy_m, lnglat_to_metric, metric_to_lnglat
+from airspace.grid import Cell, shape_to_cells
+from airspace.timing import format_instant, require_aware
+from routes import (
+    FlightBuffers,
+    NoRouteError,
+    Planner,
+    Route,
+    RouteRequest,
+    RoutingError,
+    Volume4D,
+    route_to_volumes,
+)
+from routes.volumes import footprints_intersect
+from utm import policy
+from utm.approvals import ApprovalSigner, approval_payload, new_private_key_text
+from utm.constraints import Constraint
+from utm.errors import (
+    FlightNotFoundError,
+    InvalidPlanError,
+    InvalidTelemetryError,
+    InvalidTransitionError,
+    ReviewNotFoundError,
+)
+from utm.flights import Conflict, Decision, Flight, PadSlot, Reason, ReviewStatus
+from utm.plans import FlightPlan, Priority
+from utm.states import HOLDS_AIRSPACE, FlightState, check_transition
+from utm.storage.base import Store, Transaction
+from utm.storage.keys import IndexSpec, footprint_cells, volume_keys
+
+LOCK_MARGIN_M = 1000.0
+"""Routes lock every lock-resolution cell within this distance (see ``_lock_keys``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Tunable behaviour of the engine."""
+
+    buffers: FlightBuffers = field(default_factory=FlightBuffers)
+    cruise_options_agl_m: tuple[float, ...] = (45.0, 75.0, 105.0)
+    """Free-flight altitudes tried in turn (centres of the 30 m layers below 120 m)."""
+    max_delay_steps: int = 40
+    """How many later departures are tried per route before giving up on it."""
+    conformance_tolerance_m: float = 10.0
+    """A position this far outside the flight's volumes is still conforming."""
+    separation_horizontal_m: float = 30.0
+    separation_vertical_m: float = 10.0
+    separation_window_s: float = 5.0
+    """Two positions closer than the minima, reported within this time, raise an alert."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened, for the event stream and integrations."""
+
+    kind: str
+    """``decision``, ``state``, ``alert``, ``constraint``, ``review``."""
+    time: datetime
+    flight_id: str | None
+    jurisdictions: tuple[str, ...]
+    operator_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalCheck:
+    """The answer to "is this approval genuine and current"."""
+
+    valid: bool
+    approval_id: str
+    flight_id: str | None = None
+    state: str | None = None
+    jurisdictions: tuple[str, ...] = ()
+    issued_time: datetime | None = None
+    signature: str | None = None
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class _Slot:
+    route: Route
+    departure_time: datetime
+    volumes: list[Volume4D]
+    pad_slots: list[PadSlot]
+    preempted: set[str]
+
+
+@dataclass(slots=True)
+class _Search:
+    slot: _Slot | None
+    conflicts: list[Conflict]
+    conflicting_volumes: list[Volume4D]
+
+
+class Engine:
+    """Decides flight plans over one airspace and one store. Thread-safe."""
+
+    def __init__(self, airspace: Airspace, store: Store, *, planner: Planner | None = None,
+                 config: EngineConfig | None = None) -> None:
+        self.airspace = airspace
+        self.store = store
+        self.config = config or EngineConfig()
+        self.planner = planner or Planner(airspace, buffers=self.config.buffers)
+        self.spec: IndexSpec = store.spec
+        self.signer = ApprovalSigner(store.meta("approval_signing_key", new_private_key_text()))
+        self.listeners: list[Callable[[Event], None]] = []
+        self._lock = threading.RLock()
+        self._constraint_ids: set[str] = set()
+        self._positions: dict[str, tuple[datetime, float, float, float]] = {}
+        self.sync_constraints()
+
+    # -- events -------------------------------------------------------------------------
+
+    def _emit(self, events: Sequence[Event]) -> None:
+        for event in events:
+            for listener in list(self.listeners):
+                listener(event)
+
+    # -- constraints shared through the store -----------------------------------------------
+
+    def sync_constraints(self) -> None:
+        """Bring temporary zones in step with the constraints in the store (other nodes may
+        have issued some)."""
+        with self._lock:
+            docs = self.store.list_records("constraint", limit=10_000)
+            for doc in docs:
+                if doc["id"] not in self._constraint_ids:
+                    self.airspace.add_zone(Constraint.from_doc(doc).to_zone())
+                    self._constraint_ids.add(doc["id"])
+
+    # -- submit ---------------------------------------------------------------------------
+
+    def submit(self, plan: FlightPlan, now: datetime, actor: str | None = None) -> Flight:
+        """Decide a flight plan: approved, pending_review or rejected, with reasons.
+
+        Raises
+        ------
+        InvalidPlanError
+            For a plan that cannot be decided as filed (times, unknown vertiport, endpoints
+            outside the service area or in prohibited airspace).
+        """
+        now = require_aware(now, "now")
+        plan.check_horizon(now)
+        self.sync_constraints()
+        flight_id = new_flight_id(now)
+        routes = self._route_options(plan, plan.earliest_departure_time, (),
+                                     preferred_only=True)
+        with self._lock:
+            events: list[Event] = []
+            with self.store.transaction(self._lock_keys(routes, plan)) as tx:
+                flight = self._decide(tx, flight_id, plan, routes, now, None, events)
+                tx.audit(now, actor or plan.operator_id, "submit", flight.id,
+                         {"decision": flight.decision.to_json()})
+            self._emit(events)
+        return flight
+
+    def _route_options(self, plan: FlightPlan, departure_time: datetime,
+                       avoid_m: Sequence[Any], *, preferred_only: bool = False) -> list[Route]:
+        """Routes at each cruise altitude the drone may fly (preferred first)."""
+        preferred = plan.cruise_agl_m
+        altitudes = [a for a in self.config.cruise_options_agl_m
+                     if a <= plan.drone.performance.max_height_agl_m - 5.0]
+        if preferred is not None:
+            altitudes = [preferred] + [a for a in altitudes if a != preferred]
+        if not altitudes:
+            altitudes = [max(10.0, plan.drone.performance.max_height_agl_m - 5.0)]
+        allowed = (frozenset({AirspaceClass.CONTROLLED, AirspaceClass.RESTRICTED})
+                   if plan.allow_review_airspace else frozenset())
+        routes = []
+        for cruise_agl_m in altitudes[:1] if preferred_only else altitudes:
+            request = RouteRequest(plan.origin, plan.destination, departure_time,
+                                   plan.drone.performance, cruise_agl_m=cruise_agl_m,
+                                   allowed_classes=allowed, avoid_m=tuple(avoid_m))
+            try:
+                routes.append(self.planner.plan(request))
+            except NoRouteError:
+                continue
+            except RoutingError as error:
+                raise InvalidPlanError(str(error), field=_routing_field(error)) from error
+        return routes
+
+    def _lock_keys(self, routes: Sequence[Route], plan: FlightPlan) -> list[int]:
+        """Lock-resolution cells around the routes (a superset of the parents of every index
+        cell their volumes touch, so two writers that share a cell share a lock)."""
+        if not self.store.uses_lock_keys:
+            return []
+        cells: set[Cell] = set()
+        for route in routes:
+            line_m = lnglat_to_metric(route.to_linestring())
+            area = metric_to_lnglat(line_m.buffer(LOCK_MARGIN_M, quad_segs=2))
+            cells |= shape_to_cells(area, self.spec.lock_resolution)
+        return sorted(cells)
+
+    def _decide(self, tx: Transaction, flight_id: str, plan: FlightPlan, routes: list[Route],
+                now: datetime, previous: Flight | None, events: list[Event]) -> Flight:
+        """Search a slot, apply policies, write the flight (and what it preempted)."""
+        changes: list[str] = []
+        if not routes:
+            return self._reject(tx, flight_id, plan, now, previous, events,
+                                [Reason("no_route", "no route avoids prohibited airspace"
+                                        + ("" if plan.allow_review_airspace else
+                                           " and airspace that needs review"))], [])
+        cities = self._cities(routes[0], plan.earliest_departure_time)
+        lead_s = policy.required_lead_s(self.airspace, cities, plan)
+        earliest = max(plan.earliest_departure_time, now + timedelta(seconds=lead_s))
+        if previous is not None:
+            earliest = max(earliest, now)
+        earliest = _ceil_second(earliest)
+        if earliest > plan.latest_departure_time:
+            return self._reject(tx, flight_id, plan, now, previous, events, [Reason(
+                "lead_time", f"the cities crossed need {lead_s:.0f} s notice; the latest "
+                f"departure {format_instant(plan.latest_departure_time)} is too soon")], [])
+        search = self._search(tx, plan, routes, earliest)
+        if search.slot is None or search.slot.departure_time > earliest:
+            # Another altitude layer may be free now where this one is not.
+            others = [r for r in self._route_options(plan, earliest, ())
+                      if r.cruise_agl_m not in {route.cruise_agl_m for route in routes}]
+            if others:
+                tx.lock(self._lock_keys(others, plan))
+                routes = [*routes, *others]
+                search = self._search(tx, plan, routes, earliest)
+        if search.slot is None and search.conflicting_volumes:
+            # Another route around the conflict: keep out of the volumes that were in the way.
+            avoid = [v.outline_m.buffer(self.config.buffers.horizontal_m)
+                     for v in search.conflicting_volumes[:200]]
+            detours = self._route_options(plan, earliest, avoid)
+            if detours:
+                tx.lock(self._lock_keys(detours, plan))
+                detour_search = self._search(tx, plan, detours, earliest)
+                if detour_search.slot is not None:
+                    search = detour_search
+                    changes.append("route changed to go around other flights")
+        if search.slot is None:
+            reasons = [Reason("no_slot", "no departure in the window avoids every other "
+                              "flight, pad and zone")]
+            return self._reject(tx, flight_id, plan, now, previous, events, reasons,
+                                search.conflicts)
+        slot = search.slot
+        delay_s = (slot.departure_time - plan.earliest_departure_time).total_seconds()
+        if delay_s >= 1.0:
+            changes.append(f"departure moved {delay_s:.0f} s later, to "
+                           f"{format_instant(slot.departure_time)}")
+        if slot.route.cruise_agl_m != routes[0].cruise_agl_m and slot.route is not routes[0]:
+            changes.append(f"cruise altitude {slot.route.cruise_agl_m:.0f} m AGL instead of "
+                           f"{routes[0].cruise_agl_m:.0f} m")
+        verdicts = policy.evaluate(self.airspace, plan, slot.volumes, slot.departure_time, now,
+                                   self.config.buffers)
+        outcome = policy.strictest(verdicts)
+        reasons = [reason for verdict in verdicts for reason in verdict.reasons]
+        jurisdictions = tuple(verdict.jurisdiction for verdict in verdicts)
+        if outcome is policy.Outcome.REFUSE:
+            return self._reject(tx, flight_id, plan, now, previous, events,
+                                [r for r in reasons if r.code != "class_review"], [],
+                                jurisdictions)
+        reviews = {
+            verdict.jurisdiction: (ReviewStatus.PENDING if verdict.outcome is policy.Outcome.REVIEW
+                                   else ReviewStatus.AUTOMATIC)
+            for verdict in verdicts
+        }
+        state = (FlightState.PENDING_REVIEW if outcome is policy.Outcome.REVIEW
+                 else FlightState.APPROVED)
+        if previous is not None:
+            check_transition(previous.state, state)
+        approval_id = previous.approval_id if previous and previous.approval_id else (
+            new_approval_id())
+        flight = Flight(
+            id=flight_id, plan=plan, state=state,
+            decision=Decision(state, tuple(reasons), tuple(changes)),
+            created_time=previous.created_time if previous else now,
+            updated_time=now,
+            approval_id=approval_id,
+            departure_time=slot.departure_time,
+            arrival_time=slot.departure_time + timedelta(seconds=slot.route.duration_s),
+            route=slot.route,
+            volumes=tuple(slot.volumes),
+            pad_slots=tuple(slot.pad_slots),
+            jurisdictions=jurisdictions,
+            reviews=reviews,
+            notes=previous.notes if previous else (),
+            version=previous.version + 1 if previous else 1,
+        )
+        if state is FlightState.APPROVED:
+            flight = self._signed(flight, now)
+        tx.put_flight(flight)
+        events.append(_flight_event("decision", flight, now))
+        if slot.preempted:
+            self._replan_preempted(tx, sorted(slot.preempted), flight, now, events)
+        return flight
+
+    def _cities(self, route: Route, departure_time: datetime) -> list[str]:
+        return [j.id for j in self.airspace.jurisdictions_crossed(route.to_linestring())]
+
+    def _reject(self, tx: Transaction, flight_id: str, plan: FlightPlan, now: datetime,
+                previous: Flight | None, events: list[Event], reasons: list[Reason],
+                conflicts: list[Conflict], jurisdictions: tuple[str, ...] = ()) -> Flight:
+        if previous is not None:
+            # A flight that held airspace and cannot be re-planned must be filed again.
+            flight = previous.evolve(
+                state=FlightState.REPLAN_REQUIRED, volumes=(), pad_slots=(), updated_time=now,
+                decision=Decision(FlightState.REPLAN_REQUIRED, tuple(reasons), (),
+                                  tuple(conflicts)),
+            )
+        else:
+            flight = Flight(
+                id=flight_id, plan=plan, state=FlightState.REJECTED,
+                decision=Decision(FlightState.REJECTED, tuple(reasons), (), tuple(conflicts)),
+                created_time=now, updated_time=now, jurisdictions=jurisdictions,
+            )
+        tx.put_flight(flight)
+        events.append(_flight_event("decision", flight, now))
+        return flight
+
+    def _signed(self, flight: Flight, now: datetime) -> Flight:
+        assert flight.approval_id is not None
+        payload = approval_payload(flight.approval_id, flight.id, flight.jurisdictions,
+                                   flight.volumes, now)
+        return replace(flight, approval_signature=self.signer.sign(payload),
+                       approval_issued_time=now)
+
+    # -- slot search ------------------------------------------------------------------------
+    #
+    # For one route, every held volume that meets one of ours in space and altitude forbids an
+    # open interval of delays (lo, hi): the delays at which the two time ranges would overlap.
+    # Pads and opening hours forbid delays too. The earliest departure is the smallest delay in
+    # [0, window] outside every forbidden interval: one candidate query per route, one exact
+    # geometry test per pair, whatever the window.
+
+    def _search(self, tx: Transaction, plan: FlightPlan, routes: Sequence[Route],
+                earliest: datetime) -> _Search:
+        """The earliest conflict-free departure over the route options (preferred first)."""
+        window_s = (plan.latest_departure_time - earliest).total_seconds()
+        preempt_rank = plan.priority.rank if plan.priority is Priority.EMERGENCY else None
+        best: _Slot | None = None
+        first_conflicts: list[Conflict] = []
+        first_volumes: list[Volume4D] = []
+        for position, route in enumerate(routes):
+            base = route_to_volumes(route, earliest, self.config.buffers)
+            cells = [footprint_cells(volume, self.spec) for volume in base]
+            intervals, zone_blocked = self._forbidden(tx, base, cells, window_s, plan,
+                                                      preempt_rank)
+            limit_s = window_s if best is None else min(
+                window_s, (best.departure_time - earliest).total_seconds() - 1.0)
+            delay_s = None if zone_blocked else self._first_free(
+                tx, route, earliest, intervals, limit_s, preempt_rank)
+            if position == 0:
+                first_conflicts, first_volumes = self._conflicts_at(tx, intervals, base, 0.0,
+                                                                    route, earliest)
+                if zone_blocked:
+                    first_conflicts.append(zone_blocked)
+            if delay_s is None:
+                continue
+            delay = timedelta(seconds=delay_s)
+            volumes = [volume.shifted(delay) for volume in base] if delay_s else base
+            departure = earliest + delay
+            pads, pad_preempted = self._take_pads(tx, route, departure, preempt_rank)
+            preempted = {iv[2] for iv in intervals if iv[3] and iv[0] < delay_s < iv[1]}
+            best = _Slot(route, departure, volumes, pads, preempted | pad_preempted)
+            if delay_s == 0.0:
+                break
+        return _Search(best, first_conflicts, first_volumes)
+
+    def _forbidden(self, tx: Transaction, base: list[Volume4D], cells: list[frozenset[Cell]],
+                   window_s: float, plan: FlightPlan, preempt_rank: int | None
+                   ) -> tuple[list[tuple[float, float, str, bool, int]], Conflict | None]:
+        """Forbidden delay intervals ``(lo, hi, flight_id, preemptable, volume index)`` from
+        held volumes and time-limited zones; a Conflict if a permanent zone blocks the route."""
+        window = timedelta(seconds=window_s)
+        layers = self.store.layers
+        intervals: list[tuple[float, float, str, bool, int]] = []
+        for index, (volume, volume_cells) in enumerate(zip(base, cells, strict=True)):
+            reach_end = volume.end_time + window
+            stretched = replace(volume, end_time=reach_end, outline_m=volume.outline_m)
+            keys = volume_keys(stretched, volume_cells, layers, self.spec)
+            for held in tx.candidates(keys):
+                other = held.volume
+                if other.end_time <= volume.start_time or other.start_time >= reach_end:
+                    continue
+                if not (volume.floor_agl_m < other.ceiling_agl_m
+                        and other.floor_agl_m < volume.ceiling_agl_m):
+                    continue
+                if not footprints_intersect(volume.outline_m, other.outline_m):
+                    continue
+                preemptable = (preempt_rank is not None and held.priority_rank < preempt_rank
+                               and held.state in (FlightState.APPROVED,
+                                                  FlightState.PENDING_REVIEW))
+                intervals.append((
+                    (other.start_time - volume.end_time).total_seconds(),
+                    (other.end_time - volume.start_time).total_seconds(),
+                    held.flight_id, preemptable, index,
+                ))
+        blocking = [AirspaceClass.PROHIBITED]
+        if not plan.allow_review_airspace:
+            blocking += [AirspaceClass.RESTRICTED, AirspaceClass.CONTROLLED]
+        for volume in base:
+            for zone in self.airspace.zones_touching(
+                volume.outline_m, volume.floor_agl_m, volume.ceiling_agl_m, volume.start_time,
+                volume.end_time + window, blocking,
+            ):
+                if not zone.active_windows:
+                    message = f"enters {zone.airspace_class.value} zone {zone.id}"
+                    return intervals, Conflict("zone", zone.id, message)
+                for active in zone.active_windows:
+                    intervals.append((
+                        (active.start_time - volume.end_time).total_seconds(),
+                        (active.end_time - volume.start_time).total_seconds(),
+                        f"zone:{zone.id}", False, -1,
+                    ))
+        return intervals, None
+
+    def _first_free(self, tx: Transaction, route: Route, earliest: datetime,
+                    intervals: list[tuple[float, float, str, bool, int]], limit_s: float,
+                    preempt_rank: int | None) -> float | None:
+        """The smallest delay in [0, limit_s] free of intervals, pads and closing hours."""
+        blocking = sorted((lo, hi) for lo, hi, _, preemptable, _ in intervals if not preemptable)
+        delay_s = 0.0
+        for _ in range(10_000):
+            for lo, hi in blocking:  # sweep: intervals sorted by start; open at both ends
+                if lo >= delay_s:
+                    break
+                if hi > delay_s:
+                    delay_s = hi
+            if delay_s > limit_s:
+                return None
+            wait_s = self._movement_wait(tx, route, earliest + timedelta(seconds=delay_s),
+                                         preempt_rank)
+            if wait_s <= 0.0:
+                return delay_s
+            delay_s += math.ceil(wait_s)
+        return None
+
+    def _movements(self, route: Route, departure: datetime) -> list[tuple[str, datetime, str]]:
+        arrival = departure + timedelta(seconds=route.duration_s)
+        movements = []
+        if route.origin_vertiport:
+            movements.append((route.origin_vertiport, departure, "takeoff"))
+        if route.destination_vertiport:
+            movements.append((route.destination_vertiport, arrival, "landing"))
+        return movements
+
+    def _pad_window(self, vertiport_id: str, instant: datetime,
+                    movement: str) -> tuple[datetime, datetime]:
+        """A take-off holds a pad for ``[dep - turnaround, dep)``, a landing for
+        ``[arr, arr + turnaround)``: a pad serves one movement per turnaround."""
+        turnaround = timedelta(seconds=self.airspace.vertiports[vertiport_id].pad_turnaround_s)
+        return (instant - turnaround, instant) if movement == "takeoff" else (
+            instant, instant + turnaround)
+
+    def _movement_wait(self, tx: Transaction, route: Route, departure: datetime,
+                       preempt_rank: int | None) -> float:
+        """Seconds to wait until every vertiport end is open and has a free pad (0: now)."""
+        for vertiport_id, instant, movement in self._movements(route, departure):
+            vertiport = self.airspace.vertiports[vertiport_id]
+            if vertiport.opening_hours is not None and not vertiport.is_open(instant):
+                return (vertiport.opening_hours.next_inside(instant) - instant).total_seconds()
+            start, end = self._pad_window(vertiport_id, instant, movement)
+            busy: dict[int, float] = {}
+            for slot in tx.pad_slots(vertiport_id, start, end):
+                if preempt_rank is not None and self._rank_of(tx, slot.flight_id) is not None \
+                        and (self._rank_of(tx, slot.flight_id) or 0) < preempt_rank:
+                    continue
+                busy[slot.pad] = max(busy.get(slot.pad, 0.0),
+                                     (slot.end_time - start).total_seconds())
+            if len(busy) >= vertiport.pads:
+                return min(busy.values())
+        return 0.0
+
+    def _take_pads(self, tx: Transaction, route: Route, departure: datetime,
+                   preempt_rank: int | None) -> tuple[list[PadSlot], set[str]]:
+        """Pick a pad at each vertiport end (free ones first; an emergency may take one)."""
+        slots: list[PadSlot] = []
+        preempted: set[str] = set()
+        for vertiport_id, instant, movement in self._movements(route, departure):
+            start, end = self._pad_window(vertiport_id, instant, movement)
+            held = tx.pad_slots(vertiport_id, start, end)
+            busy = {slot.pad for slot in held}
+            free = [pad for pad in range(self.airspace.vertiports[vertiport_id].pads)
+                    if pad not in busy]
+            if free:
+                pad = free[0]
+            else:  # only reachable for an emergency: _movement_wait allowed preemption
+                pad = held[0].pad
+                preempted |= {slot.flight_id for slot in held if slot.pad == pad}
+            slots.append(PadSlot(vertiport_id, pad, start, end, movement))
+        return slots, preempted
+
+    def _conflicts_at(self, tx: Transaction, intervals: list[tuple[float, float, str, bool, int]],
+                      base: list[Volume4D], delay_s: float, route: Route,
+                      departure: datetime) -> tuple[list[Conflict], list[Volume4D]]:
+        """What stands in the way at ``delay_s`` (for the Decision and for re-routing)."""
+        conflicts: dict[str, Conflict] = {}
+        volumes: list[Volume4D] = []
+        for lo, hi, ref, preemptable, index in intervals:
+            if preemptable or not lo < delay_s < hi:
+                continue
+            if ref.startswith("zone:"):
+                conflicts.setdefault(ref, Conflict("zone", ref[5:], f"enters zone {ref[5:]} "
+                                                   "while it is active"))
+                continue
+            conflicts.setdefault(ref, Conflict("flight", ref, f"intersects approved flight "
+                                               f"{ref}"))
+            if index >= 0:
+                volumes.append(base[index])
+        for vertiport_id, instant, movement in self._movements(route, departure):
+            if self._movement_wait_single(tx, vertiport_id, instant, movement) > 0:
+                conflicts.setdefault(f"pad:{vertiport_id}", Conflict(
+                    "pad", vertiport_id, f"no pad of {vertiport_id} is free (or it is closed) "
+                    f"for the {movement} at {format_instant(instant)}"))
+        return list(conflicts.values()), volumes
+
+    def _movement_wait_single(self, tx: Transaction, vertiport_id: str, instant: datetime,
+                              movement: str) -> float:
+        vertiport = self.airspace.vertiports[vertiport_id]
+        if not vertiport.is_open(instant):
+            return 1.0
+        start, end = self._pad_window(vertiport_id, instant, movement)
+        return 1.0 if len({s.pad for s in tx.pad_slots(vertiport_id, start, end)}) >= (
+            vertiport.pads) else 0.0
+
+    def _rank_of(self, tx: Transaction, flight_id: str) -> int | None:
+        flight = tx.get_flight(flight_id)
+        if flight is None or flight.state not in (FlightState.APPROVED,
+                                                  FlightState.PENDING_REVIEW):
+            return None
+        return flight.priority.rank
+
+    # -- preemption and re-planning ---------------------------------------------------------
+
+    def _replan_preempted(self, tx: Transaction, flight_ids: Sequence[str], cause: Flight,
+                          now: datetime, events: list[Event]) -> None:
+        for flight_id in flight_ids:
+            victim = tx.get_flight(flight_id)
+            if victim is None or victim.state not in (FlightState.APPROVED,
+                                                      FlightState.PENDING_REVIEW):
+                continue
+            note = f"preempted by emergency flight {cause.id} at {format_instant(now)}"
+            self._replan(tx, victim, now, note, events)
+
+    def _replan(self, tx: Transaction, flight: Flight, now: datetime, note: str,
+                events: list[Event]) -> Flight:
+        """Release a flight's airspace and plan it again in its own window; if nothing fits,
+        it becomes replan_required. Either way its operator gets ``note``."""
+        released = flight.evolve(state=flight.state, volumes=(), pad_slots=(),
+                                 notes=(*flight.notes, note))
+        tx.put_flight(released)  # its old volumes must not block its own re-plan
+        routes = self._route_options(flight.plan, max(now, flight.plan.earliest_departure_time),
+                                     (), preferred_only=True)
+        tx.lock(self._lock_keys(routes, flight.plan))
+        replanned = self._decide(tx, flight.id, flight.plan, routes, now, released, events)
+        if replanned.state is FlightState.REPLAN_REQUIRED:
+            outcome = "could not be re-planned: file it again"
+        else:
+            outcome = (f"re-planned: departs {format_instant(replanned.departure_time)}"
+                       if replanned.departure_time else "re-planned")
+        final = replace(replanned, notes=(*replanned.notes[:-1], f"{note}; {outcome}"))
+        tx.put_flight(final)
+        tx.audit(now, "system", "replan", flight.id, {"note": final.notes[-1],
+                                                      "state": final.state.value})
+        return final
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def get(self, flight_id: str) -> Flight:
+        """A flight by id; raises ``FlightNotFoundError``."""
+        flight = self.store.get_flight(flight_id)
+        if flight is None:
+            raise FlightNotFoundError(f"no flight plan {flight_id!r}")
+        return flight
+
+    def _transition(self, flight_id: str, target: FlightState, now: datetime, actor: str,
+                    action: str, keep_airspace: bool, note: str | None = None) -> Flight:
+        now = require_aware(now, "now")
+        with self._lock:
+            events: list[Event] = []
+            with self.store.transaction(()) as tx:
+                flight = tx.get_flight(flight_id)
+                if flight is None:
+                    raise FlightNotFoundError(f"no flight plan {flight_id!r}")
+                check_transition(flight.state, target)
+                changes: dict[str, Any] = {"state": target, "updated_time": now}
+                if not keep_airspace:
+                    changes.update(volumes=(), pad_slots=())
+                if note:
+                    changes["notes"] = (*flight.notes, note)
+                updated = flight.evolve(**changes)
+                tx.put_flight(updated)
+                tx.audit(now, actor, action, flight_id, {"from": flight.state.value,
+                                                         "to": target.value})
+                events.append(_flight_event("state", updated, now))
+            self._emit(events)
+        return updated
+
+    def cancel(self, flight_id: str, now: datetime, actor: str) -> Flight:
+        """Withdraw a plan; its airspace is released at once."""
+        return self._transition(flight_id, FlightState.CANCELLED, now, actor, "cancel", False)
+
+    def activate(self, flight_id: str, now: datetime, actor: str) -> Flight:
+        """The flight takes off (approved only; not before its volumes begin)."""
+        flight = self.get(flight_id)
+        if flight.state is FlightState.APPROVED and flight.volumes and (
+            now < flight.volumes[0].start_time
+        ):
+            raise InvalidTransitionError(
+                f"flight {flight_id} may not activate before "
+                f"{format_instant(flight.volumes[0].start_time)}")
+        return self._transition(flight_id, FlightState.ACTIVATED, now, actor, "activate", True)
+
+    def end(self, flight_id: str, now: datetime, actor: str) -> Flight:
+        """The flight has landed; its airspace is released."""
+        self._positions.pop(flight_id, None)
+        return self._transition(flight_id, FlightState.ENDED, now, actor, "end", False)
+
+    def review(self, flight_id: str, jurisdiction: str, approve: bool, note: str,
+               now: datetime, actor: str) -> Flight:
+        """A city's regulator approves or rejects its part of a pending flight.
+
+        Raises
+        ------
+        ReviewNotFoundError
+            If the flight has no pending review for ``jurisdiction``.
+        """
+        now = require_aware(now, "now")
+        with self._lock:
+            events: list[Event] = []
+            with self.store.transaction(()) as tx:
+                flight = tx.get_flight(flight_id)
+                if flight is None:
+                    raise FlightNotFoundError(f"no flight plan {flight_id!r}")
+                if flight.state is not FlightState.PENDING_REVIEW or flight.reviews.get(
+                    jurisdiction
+                ) is not ReviewStatus.PENDING:
+                    raise ReviewNotFoundError(
+                        f"flight {flight_id} has no review pending for {jurisdiction}")
+                reviews = dict(flight.reviews)
+                reviews[jurisdiction] = ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED
+                reason = Reason("review_approved" if approve else "review_rejected",
+                                f"{jurisdiction}: {note}" if note else jurisdiction, jurisdiction)
+                if not approve:
+                    state = FlightState.REJECTED
+                elif all(status in (ReviewStatus.APPROVED, ReviewStatus.AUTOMATIC)
+                         for status in reviews.values()):
+                    state = FlightState.APPROVED
+                else:
+                    state = FlightState.PENDING_REVIEW
+                check_transition(flight.state, state)
+                updated = flight.evolve(
+                    state=state, reviews=reviews, updated_time=now,
+                    decision=replace(flight.decision, state=state,
+                                     reasons=(*flight.decision.reasons, reason)),
+                    **({"volumes": (), "pad_slots": ()} if state is FlightState.REJECTED else {}),
+                )
+                if state is FlightState.APPROVED:
+                    updated = self._signed(updated, now)
+                tx.put_flight(updated)
+                tx.audit(now, actor, "review", flight_id,
+                         {"jurisdiction": jurisdiction, "approve": approve, "note": note})
+                events.append(_flight_event("review", updated, now))
+            self._emit(events)
+        return updated
+
+    # -- constraints -----------------------------------------------------------------------
+
+    def issue_constraint(self, constraint: Constraint, now: datetime,
+                         actor: str) -> tuple[Constraint, list[Flight]]:
+        """Add a temporary restriction; flights holding airspace inside it are re-planned
+        (or set to replan_required); active flights inside raise an alert."""
+        now = require_aware(now, "now")
+        self.sync_constraints()
+        zone = constraint.to_zone()
+        affected: list[Flight] = []
+        with self._lock:
+            events: list[Event] = []
+            self.airspace.add_zone(zone)
+            try:
+                with self.store.transaction(()) as tx:
+                    tx.put_record("constraint", constraint.id, constraint.to_doc(),
+                                  constraint.jurisdiction, now)
+                    tx.audit(now, actor, "constraint", None, constraint.to_doc())
+                    holding = self.store.list_flights(states=sorted(HOLDS_AIRSPACE),
+                                                      limit=1_000_000)
+                    for flight in holding:
+                        if not self._touches(flight, zone):
+                            continue
+                        if flight.state in (FlightState.APPROVED, FlightState.PENDING_REVIEW):
+                            note = f"airspace restricted by constraint {constraint.id}"
+                            affected.append(self._replan(tx, flight, now, note, events))
+                        else:
+                            alert = self._alert(tx, now, "constraint_active_flight", flight,
+                                                constraint.jurisdiction,
+                                                f"active flight {flight.id} is inside new "
+                                                f"constraint {constraint.id}")
+                            events.append(alert)
+            except BaseException:
+                self.airspace.remove_zone(zone.id)
+                raise
+            self._constraint_ids.add(constraint.id)
+            events.append(Event("constraint", now, None, (constraint.jurisdiction,), None,
+                                constraint.to_doc()))
+            self._emit(events)
+        return constraint, affected
+
+    def _touches(self, flight: Flight, zone: Any) -> bool:
+        geometry_m = self.airspace.zone_metric_geometry(zone.id)
+        return any(
+            volume.floor_agl_m < zone.ceiling_agl_m and zone.floor_agl_m < volume.ceiling_agl_m
+            and zone.is_active_during(volume.start_time, volume.end_time)
+            and volume.outline_m.intersects(geometry_m)
+            for volume in flight.volumes
+        )
+
+    # -- telemetry -------------------------------------------------------------------------
+
+    def report_position(self, flight_id: str, lat: float, lng: float, alt_agl_m: float,
+                        time: datetime, now: datetime) -> tuple[Flight, list[Event]]:
+        """Check a position of an active flight against its volumes and other flights.
+
+        Returns the flight (now ``nonconforming`` if it left its volumes beyond the tolerance,
+        ``activated`` again when it returns) and the alerts raised.
+        """
+        time = require_aware(time, "time")
+        flight = self.get(flight_id)
+        if flight.state not in (FlightState.ACTIVATED, FlightState.NONCONFORMING):
+            raise InvalidTelemetryError(
+                f"flight {flight_id} is {flight.state.value}; only flying flights report")
+        if not (math.isfinite(lat) and math.isfinite(lng) and math.isfinite(alt_agl_m)):
+            raise InvalidTelemetryError("lat, lng and alt_agl_m must be finite")
+        x_m, y_m = latlng_to_xy_m(lat, lng)
+        tolerance = self.config.conformance_tolerance_m
+        point = Point(x_m, y_m)
+        conforming = any(
+            volume.start_time <= time < volume.end_time
+            and volume.floor_agl_m - tolerance <= alt_agl_m <= volume.ceiling_agl_m + tolerance
+            and volume.outline_m.distance(point) <= tolerance
+            for volume in flight.volumes
+        )
+        jurisdiction = self.airspace.jurisdiction_at(lat, lng)
+        city = jurisdiction.id if jurisdiction else (flight.jurisdictions or ("",))[0]
+        events: list[Event] = []
+        with self._lock:
+            target = FlightState.ACTIVATED if conforming else FlightState.NONCONFORMING
+            with self.store.transaction(()) as tx:
+                current = tx.get_flight(flight_id)
+                assert current is not None
+                if current.state is not target:
+                    check_transition(current.state, target)
+                    current = current.evolve(state=target, updated_time=now)
+                    tx.put_flight(current)
+                    events.append(_flight_event("state", current, now))
+                    if target is FlightState.NONCONFORMING:
+                        events.append(self._alert(
+                            tx, now, "nonconforming", current, city,
+                            f"flight {flight_id} is outside its volumes at ({lat:.6f}, "
+                            f"{lng:.6f}, {alt_agl_m:.0f} m)"))
+                self._positions[flight_id] = (time, x_m, y_m, alt_agl_m)
+                for other_id, (other_time, ox, oy, oz) in list(self._positions.items()):
+                    if other_id == flight_id:
+                        continue
+                    if abs((other_time - time).total_seconds()) > self.config.separation_window_s:
+                        continue
+                    if (math.hypot(ox - x_m, oy - y_m) < self.config.separation_horizontal_m
+                            and abs(oz - alt_agl_m) < self.config.separation_vertical_m):
+                        events.append(self._alert(
+                            tx, now, "loss_of_separation", current, city,
+                            f"flights {flight_id} and {other_id} are closer than "
+                            f"{self.config.separation_horizontal_m:.0f} m / "
+                            f"{self.config.separation_vertical_m:.0f} m"))
+            flight = current
+            self._emit(events)
+        return flight, events
+
+    def _alert(self, tx: Transaction, now: datetime, kind: str, flight: Flight,
+               jurisdiction: str, message: str) -> Event:
+        alert_id = f"al-{int(now.timestamp() * 1000):011x}{secrets.token_hex(3)}"
+        doc = {"id": alert_id, "kind": kind, "flight_id": flight.id, "jurisdiction": jurisdiction,
+               "operator_id": flight.operator_id, "message": message,
+               "time": format_instant(now)}
+        tx.put_record("alert", alert_id, doc, jurisdiction, now)
+        tx.audit(now, "system", "alert", flight.id, doc)
+        return Event("alert", now, flight.id, (jurisdiction,), flight.operator_id, doc)
+
+    # -- approvals ---------------------------------------------------------------------------
+
+    def verify_approval(self, approval_id: str) -> ApprovalCheck:
+        """Genuine (signed by this system, unaltered) and current (the flight still holds it)."""
+        flight = self.store.find_by_approval(approval_id) if approval_id else None
+        if flight is None or flight.approval_signature is None or (
+            flight.approval_issued_time is None
+        ):
+            return ApprovalCheck(False, approval_id, reason="unknown approval id")
+        payload = approval_payload(approval_id, flight.id, flight.jurisdictions,
+                                   flight.volumes, flight.approval_issued_time)
+        genuine = self.signer.verify(payload, flight.approval_signature)
+        current = flight.state in (FlightState.APPROVED, FlightState.ACTIVATED,
+                                   FlightState.NONCONFORMING)
+        reason = "" if genuine and current else (
+            "signature does not match the flight" if not genuine
+            else f"flight is {flight.state.value}")
+        return ApprovalCheck(genuine and current, approval_id, flight.id, flight.state.value,
+                             flight.jurisdictions, flight.approval_issued_time,
+                             flight.approval_signature, reason)
+
+
+def new_flight_id(now: datetime) -> str:
+    """A unique id that sorts by creation time (for cursor pagination)."""
+    return f"fp-{int(now.timestamp() * 1000):011x}{secrets.token_hex(4)}"
+
+
+def new_approval_id() -> str:
+    """An unguessable approval id."""
+    return f"apv-{secrets.token_urlsafe(12)}"
+
+
+def _ceil_second(instant: datetime) -> datetime:
+    if instant.microsecond:
+        return instant.replace(microsecond=0) + timedelta(seconds=1)
+    return instant
+
+
+def _flight_event(kind: str, flight: Flight, now: datetime) -> Event:
+    return Event(kind, now, flight.id, flight.jurisdictions, flight.operator_id,
+                 {"flight_id": flight.id, "state": flight.state.value,
+                  "priority": flight.priority.value,
+                  "departure_time": format_instant(flight.departure_time)
+                  if flight.departure_time else None})
+
+
+def _routing_field(error: RoutingError) -> str | None:
+    message = str(error)
+    if "origin" in message:
+        return "origin"
+    if "destination" in message:
+        return "destination"
+    return None

@@ -1,0 +1,146 @@
+"""The storage Protocol the engine talks to, and ``open_store`` to pick one by URL.
+
+The engine never holds a database session: it asks for a ``Transaction`` in which it reads
+candidates and writes one decision. Everything a decision writes (the flight with its volumes
+and pad slots, the audit entry, alerts) commits together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from airspace.grid import AltitudeLayers
+from routes import Volume4D
+from utm.flights import Flight
+from utm.states import FlightState
+from utm.storage.keys import IndexSpec, Key
+
+
+@dataclass(frozen=True, slots=True)
+class HeldVolume:
+    """A volume held by another flight, as a candidate for a conflict."""
+
+    flight_id: str
+    index: int
+    volume: Volume4D
+    priority_rank: int
+    state: FlightState
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPadSlot:
+    """A pad slot held by another flight."""
+
+    flight_id: str
+    vertiport_id: str
+    pad: int
+    start_time: datetime
+    end_time: datetime
+
+
+class Transaction(Protocol):
+    """One atomic unit of work, holding the locks it was opened with."""
+
+    def lock(self, lock_keys: Sequence[int]) -> None:
+        """Take more locks inside the transaction (a store may raise to ask for a retry)."""
+        ...
+
+    def candidates(self, keys: Iterable[Key]) -> Iterator[HeldVolume]:
+        """Held volumes with any of ``keys`` (each at most once)."""
+        ...
+
+    def pad_slots(self, vertiport_id: str, start_time: datetime,
+                  end_time: datetime) -> list[HeldPadSlot]:
+        """Pad slots at a vertiport overlapping ``[start_time, end_time)``."""
+        ...
+
+    def get_flight(self, flight_id: str) -> Flight | None:
+        """The current record, read inside the transaction."""
+        ...
+
+    def put_flight(self, flight: Flight) -> None:
+        """Insert or replace a flight with its volumes and pad slots."""
+        ...
+
+    def put_record(self, kind: str, record_id: str, doc: dict[str, Any],
+                   jurisdiction: str | None, time: datetime) -> None:
+        """Insert or replace a constraint, alert or other record."""
+        ...
+
+    def audit(self, time: datetime, actor: str, action: str, flight_id: str | None,
+              detail: dict[str, Any]) -> None:
+        """Append to the audit log."""
+        ...
+
+
+class Store(Protocol):
+    """Durable storage of flights, records and the audit log."""
+
+    layers: AltitudeLayers
+    spec: IndexSpec
+    uses_lock_keys: bool
+    """True if ``transaction`` needs lock keys (several writers); False if it serialises all
+    writers anyway, so the engine need not compute them."""
+
+    def transaction(self, lock_keys: Sequence[int]) -> AbstractContextManager[Transaction]:
+        """Open a write transaction holding locks on ``lock_keys`` (sorted cell ids)."""
+        ...
+
+    def get_flight(self, flight_id: str) -> Flight | None:
+        """A flight by id."""
+        ...
+
+    def find_by_approval(self, approval_id: str) -> Flight | None:
+        """The flight holding an approval id."""
+        ...
+
+    def list_flights(self, *, operator_id: str | None = None,
+                     jurisdictions: Sequence[str] | None = None,
+                     states: Sequence[FlightState] | None = None,
+                     after_id: str | None = None, limit: int = 100) -> list[Flight]:
+        """Flights ordered by id, filtered; ``after_id`` pages on."""
+        ...
+
+    def list_records(self, kind: str, *, jurisdictions: Sequence[str] | None = None,
+                     after_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Records of a kind ordered by id."""
+        ...
+
+    def list_audit(self, *, flight_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Audit entries, oldest first."""
+        ...
+
+    def meta(self, key: str, default: str) -> str:
+        """A shared setting; written with ``default`` on first read (same on every node)."""
+        ...
+
+    def forget_before(self, instant: datetime) -> int:
+        """Drop cached volumes that ended before ``instant`` (no-op without a cache)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def open_store(url: str, layers: AltitudeLayers, spec: IndexSpec | None = None) -> Store:
+    """A store for ``url``: ``sqlite:///path``, ``sqlite:///:memory:`` or ``postgresql://...``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown scheme.
+    """
+    spec = spec or IndexSpec()
+    if url.startswith("sqlite://"):
+        from utm.storage.sqlite import SqliteStore
+
+        return SqliteStore(url.removeprefix("sqlite:///") or ":memory:", layers, spec)
+    if url.startswith(("postgresql://", "postgres://")):
+        # The shared PostgreSQL store is the scale-out issue (#7); not built yet.
+        raise ValueError("the PostgreSQL store is not available yet: use sqlite:///FILE")
+    raise ValueError(f"unknown database URL {url!r} (sqlite:///... or postgresql://...)")

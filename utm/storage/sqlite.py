@@ -1,0 +1,307 @@
+"""The embedded store: SQLite in a file (WAL) or in memory, with an in-memory volume index.
+
+One connection guarded by a lock: SQLite serialises writers anyway, and ``BEGIN IMMEDIATE``
+takes the write lock before a decision reads its candidates, so no other writer (thread or
+process) can slip in between the check and the insert. Another process writing the same file
+is noticed through ``PRAGMA data_version`` and the index is reloaded.
+
+Durability: WAL with ``synchronous=NORMAL`` survives a crash of the process (kill -9): a
+committed transaction is in the WAL file before ``COMMIT`` returns. ``synchronous=FULL``
+(``UTM_SQLITE_SYNCHRONOUS=FULL``) also survives a power cut, at the cost of an fsync per
+decision.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from airspace.grid import AltitudeLayers, Cell
+from airspace.timing import format_instant
+from utm.errors import StoreUnavailableError, StoreWriteError
+from utm.flights import Flight
+from utm.states import HOLDS_AIRSPACE, FlightState
+from utm.storage.base import HeldPadSlot, HeldVolume
+from utm.storage.keys import IndexSpec, Key
+from utm.storage.volume_index import VolumeIndex
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS flights (
+    id TEXT PRIMARY KEY,
+    operator_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    approval_id TEXT,
+    jurisdictions TEXT NOT NULL,
+    departure_time TEXT,
+    arrival_time TEXT,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS flights_operator ON flights (operator_id, id);
+CREATE INDEX IF NOT EXISTS flights_approval ON flights (approval_id);
+CREATE INDEX IF NOT EXISTS flights_state ON flights (state, id);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    jurisdiction TEXT,
+    time TEXT NOT NULL,
+    doc BLOB NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    flight_id TEXT,
+    detail BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_flight ON audit (flight_id, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _jurisdictions_column(jurisdictions: Iterable[str]) -> str:
+    # ",chengdu,deyang," so that a LIKE '%,chengdu,%' filter matches whole ids only.
+    return "," + ",".join(jurisdictions) + ","
+
+
+class _SqliteTransaction:
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.connection = store.connection
+        self.pending: list[Flight] = []
+
+    def lock(self, lock_keys: Sequence[int]) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` holds the whole database already."""
+
+    def candidates(self, keys: Iterable[Key]) -> Iterator[HeldVolume]:
+        held = self.store.index.candidates(keys)
+        pending_ids = {flight.id for flight in self.pending}
+        for volume in held:
+            if volume.flight_id not in pending_ids:
+                yield volume
+        for flight in self.pending:  # written earlier in this transaction
+            if flight.state in HOLDS_AIRSPACE:
+                for position, volume_4d in enumerate(flight.volumes):
+                    yield HeldVolume(flight.id, position, volume_4d, flight.priority.rank,
+                                     flight.state)
+
+    def pad_slots(self, vertiport_id: str, start_time: datetime,
+                  end_time: datetime) -> list[HeldPadSlot]:
+        pending_ids = {flight.id for flight in self.pending}
+        slots = [s for s in self.store.index.pad_slots(vertiport_id, start_time, end_time)
+                 if s.flight_id not in pending_ids]
+        for flight in self.pending:
+            if flight.state in HOLDS_AIRSPACE:
+                slots.extend(
+                    HeldPadSlot(flight.id, s.vertiport_id, s.pad, s.start_time, s.end_time)
+                    for s in flight.pad_slots
+                    if s.vertiport_id == vertiport_id and s.start_time < end_time
+                    and start_time < s.end_time
+                )
+        return slots
+
+    def get_flight(self, flight_id: str) -> Flight | None:
+        for flight in reversed(self.pending):
+            if flight.id == flight_id:
+                return flight
+        return self.store._read_flight(flight_id)
+
+    def put_flight(self, flight: Flight) -> None:
+        self.connection.execute(
+            "INSERT OR REPLACE INTO flights (id, operator_id, state, approval_id, jurisdictions,"
+            " departure_time, arrival_time, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                flight.id, flight.operator_id, flight.state.value, flight.approval_id,
+                _jurisdictions_column(flight.jurisdictions),
+                format_instant(flight.departure_time) if flight.departure_time else None,
+                format_instant(flight.arrival_time) if flight.arrival_time else None,
+                orjson.dumps(flight.to_doc()),
+            ),
+        )
+        self.pending = [f for f in self.pending if f.id != flight.id]
+        self.pending.append(flight)
+
+    def put_record(self, kind: str, record_id: str, doc: dict[str, Any],
+                   jurisdiction: str | None, time: datetime) -> None:
+        self.connection.execute(
+            "INSERT OR REPLACE INTO records (kind, id, jurisdiction, time, doc)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (kind, record_id, jurisdiction, format_instant(time), orjson.dumps(doc)),
+        )
+
+    def audit(self, time: datetime, actor: str, action: str, flight_id: str | None,
+              detail: dict[str, Any]) -> None:
+        self.connection.execute(
+            "INSERT INTO audit (time, actor, action, flight_id, detail) VALUES (?, ?, ?, ?, ?)",
+            (format_instant(time), actor, action, flight_id, orjson.dumps(detail)),
+        )
+
+
+class SqliteStore:
+    """The embedded default store."""
+
+    uses_lock_keys = False
+
+    def __init__(self, path: str, layers: AltitudeLayers, spec: IndexSpec) -> None:
+        self.path = path
+        self.layers = layers
+        self.spec = spec
+        self._lock = threading.RLock()
+        try:
+            self.connection = sqlite3.connect(path, check_same_thread=False,
+                                              isolation_level=None, timeout=30.0)
+            if path != ":memory:":
+                self.connection.execute("PRAGMA journal_mode=WAL")
+            synchronous = os.environ.get("UTM_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+            if synchronous not in {"NORMAL", "FULL"}:
+                raise ValueError("UTM_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+            self.connection.execute(f"PRAGMA synchronous={synchronous}")
+            self.connection.executescript(SCHEMA)
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"cannot open SQLite database {path!r}: {error}") from error
+        self.index = VolumeIndex(layers, spec)
+        self._data_version = -1
+        self._reload_if_changed()
+
+    # -- index -------------------------------------------------------------------------
+
+    def _reload_if_changed(self) -> None:
+        version = self.connection.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._data_version:
+            return
+        self._data_version = version
+        self.index = VolumeIndex(self.layers, self.spec)
+        states = [state.value for state in HOLDS_AIRSPACE]
+        rows = self.connection.execute(
+            f"SELECT doc FROM flights WHERE state IN ({','.join('?' * len(states))})", states
+        )
+        for (doc,) in rows:
+            self.index.put(Flight.from_doc(orjson.loads(doc)))
+
+    def forget_before(self, instant: datetime) -> int:
+        """Drop cached volumes that ended before ``instant`` (see ``VolumeIndex``)."""
+        with self._lock:
+            return self.index.forget_before(instant)
+
+    # -- transactions --------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, lock_keys: Sequence[int] = ()) -> Iterator[_SqliteTransaction]:
+        """A write transaction (``BEGIN IMMEDIATE``); the lock keys are implied by it."""
+        with self._lock:
+            try:
+                self.connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise StoreUnavailableError(f"database is busy: {error}") from error
+            try:
+                self._reload_if_changed()
+                transaction = _SqliteTransaction(self)
+                yield transaction
+                self.connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._rollback()
+                raise StoreWriteError(f"the database refused the write: {error}") from error
+            except BaseException:
+                self._rollback()
+                raise
+            for flight in transaction.pending:
+                self.index.put(flight)
+
+    def _rollback(self) -> None:
+        with suppress(sqlite3.Error):
+            self.connection.execute("ROLLBACK")
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self.connection.execute(sql, parameters).fetchall()
+            except sqlite3.Error as error:
+                raise StoreUnavailableError(f"cannot read the database: {error}") from error
+
+    def _read_flight(self, flight_id: str) -> Flight | None:
+        rows = self._read("SELECT doc FROM flights WHERE id = ?", (flight_id,))
+        return Flight.from_doc(orjson.loads(rows[0][0])) if rows else None
+
+    def get_flight(self, flight_id: str) -> Flight | None:
+        return self._read_flight(flight_id)
+
+    def find_by_approval(self, approval_id: str) -> Flight | None:
+        rows = self._read("SELECT doc FROM flights WHERE approval_id = ?", (approval_id,))
+        return Flight.from_doc(orjson.loads(rows[0][0])) if rows else None
+
+    def list_flights(self, *, operator_id: str | None = None,
+                     jurisdictions: Sequence[str] | None = None,
+                     states: Sequence[FlightState] | None = None,
+                     after_id: str | None = None, limit: int = 100) -> list[Flight]:
+        clauses, parameters = ["1 = 1"], []
+        if operator_id is not None:
+            clauses.append("operator_id = ?")
+            parameters.append(operator_id)
+        if jurisdictions is not None:
+            if not jurisdictions:
+                return []
+            clauses.append("(" + " OR ".join("jurisdictions LIKE ?" for _ in jurisdictions) + ")")
+            parameters.extend(f"%,{city},%" for city in jurisdictions)
+        if states:
+            clauses.append(f"state IN ({','.join('?' * len(states))})")
+            parameters.extend(state.value for state in states)
+        if after_id is not None:
+            clauses.append("id > ?")
+            parameters.append(after_id)
+        rows = self._read(
+            f"SELECT doc FROM flights WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
+            [*parameters, limit],
+        )
+        return [Flight.from_doc(orjson.loads(doc)) for (doc,) in rows]
+
+    def list_records(self, kind: str, *, jurisdictions: Sequence[str] | None = None,
+                     after_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        clauses, parameters = ["kind = ?"], [kind]
+        if jurisdictions is not None:
+            if not jurisdictions:
+                return []
+            clauses.append(f"jurisdiction IN ({','.join('?' * len(jurisdictions))})")
+            parameters.extend(jurisdictions)
+        if after_id is not None:
+            clauses.append("id > ?")
+            parameters.append(after_id)
+        rows = self._read(
+            f"SELECT doc FROM records WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
+            [*parameters, limit],
+        )
+        return [orjson.loads(doc) for (doc,) in rows]
+
+    def list_audit(self, *, flight_id: str | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        if flight_id is None:
+            rows = self._read("SELECT time, actor, action, flight_id, detail FROM audit"
+                              " ORDER BY seq LIMIT ?", (limit,))
+        else:
+            rows = self._read("SELECT time, actor, action, flight_id, detail FROM audit"
+                              " WHERE flight_id = ? ORDER BY seq LIMIT ?", (flight_id, limit))
+        return [{"time": t, "actor": a, "action": act, "flight_id": f,
+                 "detail": orjson.loads(d)} for t, a, act, f, d in rows]
+
+    def meta(self, key: str, default: str) -> str:
+        with self._lock:
+            self.connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                                    (key, default))
+            return str(self.connection.execute("SELECT value FROM meta WHERE key = ?",
+                                               (key,)).fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self.connection.close()
+
+
+__all__ = ["Cell", "SqliteStore"]
