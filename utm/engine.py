@@ -565,10 +565,16 @@ class Engine:
         released = flight.evolve(state=flight.state, volumes=(), pad_slots=(),
                                  notes=(*flight.notes, note))
         tx.put_flight(released)  # its old volumes must not block its own re-plan
-        routes = self._route_options(flight.plan, max(now, flight.plan.earliest_departure_time),
-                                     (), preferred_only=True)
-        tx.lock(self._lock_keys(routes, flight.plan))
-        replanned = self._decide(tx, flight.id, flight.plan, routes, now, released, events)
+        try:
+            routes = self._route_options(
+                flight.plan, max(now, flight.plan.earliest_departure_time), (),
+                preferred_only=True)
+        except InvalidPlanError as error:  # e.g. its pad now lies inside a closed area
+            replanned = self._reject(tx, flight.id, flight.plan, now, released, events,
+                                     [Reason("endpoint_unavailable", str(error))], [])
+        else:
+            tx.lock(self._lock_keys(routes, flight.plan))
+            replanned = self._decide(tx, flight.id, flight.plan, routes, now, released, events)
         if replanned.state is FlightState.REPLAN_REQUIRED:
             outcome = "could not be re-planned: file it again"
         else:
