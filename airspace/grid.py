@@ -153,10 +153,6 @@ def shape_to_cells(geometry: BaseGeometry, resolution: int) -> set[Cell]:
     return {int(cell) for cell in cells}
 
 
-RING_SAMPLE_SPACING_DEG = 0.0004
-"""Base ring sampling step for ``footprint_to_cells`` (about 44 m north-south)."""
-
-
 def footprint_to_cells(polygon: BaseGeometry, resolution: int) -> set[Cell]:
     """A superset of the cells a polygon overlaps, much faster than ``shape_to_cells`` for
     the small, thin footprints of flight volumes.
@@ -169,10 +165,10 @@ def footprint_to_cells(polygon: BaseGeometry, resolution: int) -> set[Cell]:
     """
     import shapely
 
-    # Samples closer than half a cell edge: a boundary stretch between two samples can only
-    # pass through the samples' cells and cells next to them.
-    spacing_deg = min(RING_SAMPLE_SPACING_DEG * 4,
-                      h3.average_hexagon_edge_length(resolution, unit="m") / 2.0 / 111_000.0)
+    # Samples closer than 0.8 of a cell edge (a cell is at least 1.7 edges wide, and edges
+    # vary by a few per cent): a boundary stretch between two samples can only pass through
+    # the samples' cells and cells next to them.
+    spacing_deg = 0.8 * h3.average_hexagon_edge_length(resolution, unit="m") / 111_000.0
     rings = shapely.get_coordinates(
         shapely.segmentize(shapely.boundary(polygon), spacing_deg)
     )

@@ -50,6 +50,9 @@ from routes.trajectory import (
 DEFAULT_CRUISE_AGL_M = 45.0
 """Free flight cruises in the 30-60 m layer by default, below the corridors' slabs."""
 
+ROUTE_CACHE_LIMIT = 20_000
+"""Planned routes kept for reuse (a route is a few legs: small)."""
+
 ZONE_MARGIN_M = 100.0
 """Coarse cells are blocked if they come within this distance of a blocking zone, so that a
 path through cell centres keeps its buffers clear of the zone."""
@@ -148,6 +151,7 @@ class Planner:
         self._coarse_version = -1
         self._coarse_zones: dict[Cell, list[Zone]] = {}
         self._coarse_by_zone: dict[str, set[Cell]] = {}
+        self._routes: dict[tuple[Any, ...], Route] = {}
 
     # -- public ------------------------------------------------------------------------------
 
@@ -184,13 +188,84 @@ class Planner:
                 raise ProhibitedEndpointError(
                     f"{endpoint.describe()} lies in prohibited zone {hits[0].id!r}"
                 )
+        cache_key = None
+        if not request.avoid_m:
+            # Routes repeat all day between the same pads: reuse one while nothing that shaped
+            # it changed (zones added or removed, or time-limited zones active in its window).
+            timed = frozenset(
+                zone.id for zone in self.airspace.zones.values()
+                if zone.active_windows and zone.is_active_during(departure_time, window_end)
+            )
+            cache_key = (request.origin, request.destination, perf, cruise_agl_m,
+                         request.allowed_classes, request.use_corridors, self.airspace.version,
+                         timed)
+            cached = self._routes.get(cache_key)
+            if cached is not None:
+                return cached
         search = _Search(self, request, cruise_agl_m, departure_time, window_end, blocking)
         path = search.shortest_path(origin[4], destination[4])
         stops = self._stops(path, origin, destination, cruise_agl_m)
         stops = search.straighten(stops)
         route = self._route(stops, origin, destination, request, cruise_agl_m)
         self._verify(route, departure_time, blocking)
+        if cache_key is not None:
+            if len(self._routes) >= ROUTE_CACHE_LIMIT:
+                self._routes.clear()
+            self._routes[cache_key] = route
         return route
+
+    def at_cruise_altitude(self, route: Route, request: RouteRequest) -> Route:
+        """The same horizontal route with its free-flight legs at ``request.cruise_agl_m``.
+
+        Corridor legs keep their corridor's altitude; take-off and landing keep the pads'.
+        Cheap (no search): the engine uses it to try other altitude layers. The result is
+        verified against blocking zones like any planned route.
+
+        Raises
+        ------
+        InvalidRequestError
+            If the altitude is out of range for the drone.
+        NoRouteError
+            If the route at that altitude would enter a blocking zone.
+        """
+        cruise_agl_m = self._cruise_altitude(request)
+        departure_time = _aware(request.departure_time)
+        perf = request.performance
+        in_corridor = {id(leg.start) for leg in route.legs if leg.kind is LegKind.CORRIDOR}
+        in_corridor |= {id(leg.end) for leg in route.legs if leg.kind is LegKind.CORRIDOR}
+        first, last = route.legs[0].start, route.legs[-1].end
+
+        def altitude(point: Waypoint) -> float:
+            if point is first or point is last or id(point) in in_corridor:
+                return point.alt_agl_m
+            return cruise_agl_m
+
+        legs: list[Leg] = []
+        clock_s = 0.0
+        previous_end: Waypoint | None = None
+        for leg in route.legs:
+            start = previous_end or Waypoint(leg.start.lat, leg.start.lng,
+                                             altitude(leg.start), 0.0)
+            end_alt = altitude(leg.end)
+            ax, ay = latlng_to_xy_m(leg.start.lat, leg.start.lng)
+            bx, by = latlng_to_xy_m(leg.end.lat, leg.end.lng)
+            duration_s = max(math.hypot(bx - ax, by - ay) / perf.cruise_speed_mps,
+                             _vertical_time(start.alt_agl_m, end_alt, perf))
+            clock_s += duration_s
+            end = Waypoint(leg.end.lat, leg.end.lng, end_alt, clock_s)
+            kind = leg.kind
+            if kind in (LegKind.CRUISE, LegKind.TRANSITION):
+                kind = (LegKind.CRUISE if abs(end_alt - start.alt_agl_m) < 1e-6
+                        else LegKind.TRANSITION)
+            if duration_s > 0.0 or len(legs) == 0:
+                legs.append(Leg(kind, start, end, leg.corridor_id))
+            previous_end = end
+        moved = Route(legs=tuple(legs), distance_m=route.distance_m,
+                      origin_vertiport=route.origin_vertiport,
+                      destination_vertiport=route.destination_vertiport,
+                      corridor_ids=route.corridor_ids, cruise_agl_m=cruise_agl_m)
+        self._verify(moved, departure_time, self._blocking_classes(request))
+        return moved
 
     def plan_batch(self, requests: Sequence[RouteRequest]) -> list[Route | RoutingError]:
         """Plan many routes; each failure is returned in its place, not raised."""

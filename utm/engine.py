@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from shapely.geometry import Point
+from shapely.strtree import STRtree
 
 from airspace import Airspace, AirspaceClass
 from airspace.geo import latlng_to_xy_m, lnglat_to_metric, metric_to_lnglat
@@ -48,8 +49,11 @@ from utm.errors import (
 from utm.flights import Conflict, Decision, Flight, PadSlot, Reason, ReviewStatus
 from utm.plans import FlightPlan, Priority
 from utm.states import HOLDS_AIRSPACE, FlightState, check_transition
-from utm.storage.base import Store, Transaction
+from utm.storage.base import HeldVolume, Store, Transaction
 from utm.storage.keys import IndexSpec, footprint_cells, volume_keys
+
+VOLUME_CACHE_LIMIT = 5_000
+"""Routes whose volumes are kept for reuse (see ``_volumes_at``)."""
 
 LOCK_MARGIN_M = 1000.0
 """Routes lock every lock-resolution cell within this distance (see ``_lock_keys``)."""
@@ -70,6 +74,11 @@ class EngineConfig:
     separation_vertical_m: float = 10.0
     separation_window_s: float = 5.0
     """Two positions closer than the minima, reported within this time, raise an alert."""
+    candidate_strategy: str = "index"
+    """How held volumes that might conflict are found: ``index`` (H3 cell, layer and time
+    bucket: the engine), or the naive baselines of the benchmark: ``scan`` (every held volume
+    overlapping in time) and ``strtree`` (those, in a shapely STRtree built per request).
+    Exact geometry decides in every case, so all three reach identical decisions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +139,7 @@ class Engine:
         self._lock = threading.RLock()
         self._constraint_ids: set[str] = set()
         self._positions: dict[str, tuple[datetime, float, float, float]] = {}
+        self._volumes: dict[int, tuple[Route, datetime, list[Volume4D]]] = {}
         self.sync_constraints()
 
     # -- events -------------------------------------------------------------------------
@@ -177,6 +187,25 @@ class Engine:
             self._emit(events)
         return flight
 
+    def evaluate(self, plan: FlightPlan, now: datetime) -> Flight:
+        """What ``submit`` would decide now, without storing anything (a dry run: the
+        transaction is rolled back). For "hypothetical" plans and for benchmarks."""
+        now = require_aware(now, "now")
+        plan.check_horizon(now)
+        self.sync_constraints()
+        routes = self._route_options(plan, plan.earliest_departure_time, (),
+                                     preferred_only=True)
+        outcome: list[Flight] = []
+        with self._lock:
+            try:
+                with self.store.transaction(self._lock_keys(routes, plan)) as tx:
+                    outcome.append(self._decide(tx, new_flight_id(now), plan, routes, now,
+                                                None, []))
+                    raise _DryRun
+            except _DryRun:
+                pass
+        return outcome[0]
+
     def _route_options(self, plan: FlightPlan, departure_time: datetime,
                        avoid_m: Sequence[Any], *, preferred_only: bool = False) -> list[Route]:
         """Routes at each cruise altitude the drone may fly (preferred first)."""
@@ -189,13 +218,16 @@ class Engine:
             altitudes = [max(10.0, plan.drone.performance.max_height_agl_m - 5.0)]
         allowed = (frozenset({AirspaceClass.CONTROLLED, AirspaceClass.RESTRICTED})
                    if plan.allow_review_airspace else frozenset())
-        routes = []
+        routes: list[Route] = []
         for cruise_agl_m in altitudes[:1] if preferred_only else altitudes:
             request = RouteRequest(plan.origin, plan.destination, departure_time,
                                    plan.drone.performance, cruise_agl_m=cruise_agl_m,
                                    allowed_classes=allowed, avoid_m=tuple(avoid_m))
             try:
-                routes.append(self.planner.plan(request))
+                # The horizontal path does not depend on the free-flight altitude: search
+                # once, then lift the same path to the other layers.
+                routes.append(self.planner.at_cruise_altitude(routes[0], request) if routes
+                              else self.planner.plan(request))
             except NoRouteError:
                 continue
             except RoutingError as error:
@@ -357,7 +389,7 @@ class Engine:
         first_conflicts: list[Conflict] = []
         first_volumes: list[Volume4D] = []
         for position, route in enumerate(routes):
-            base = route_to_volumes(route, earliest, self.config.buffers)
+            base = self._volumes_at(route, earliest)
             cells = [footprint_cells(volume, self.spec) for volume in base]
             intervals, zone_blocked = self._forbidden(tx, base, cells, window_s, plan,
                                                       preempt_rank)
@@ -382,19 +414,33 @@ class Engine:
                 break
         return _Search(best, first_conflicts, first_volumes)
 
+    def _volumes_at(self, route: Route, departure: datetime) -> list[Volume4D]:
+        """The route's volumes from ``departure``; built once per route and shifted after,
+        so outlines (and their cached index cells) are shared by every departure tried."""
+        cached = self._volumes.get(id(route))
+        if cached is None or cached[0] is not route:
+            volumes = route_to_volumes(route, departure, self.config.buffers)
+            if len(self._volumes) >= VOLUME_CACHE_LIMIT:
+                self._volumes.clear()
+            self._volumes[id(route)] = (route, departure, volumes)
+            return volumes
+        _, reference, volumes = cached
+        if reference == departure:
+            return volumes
+        delta = departure - reference
+        return [volume.shifted(delta) for volume in volumes]
+
     def _forbidden(self, tx: Transaction, base: list[Volume4D], cells: list[frozenset[Cell]],
                    window_s: float, plan: FlightPlan, preempt_rank: int | None
                    ) -> tuple[list[tuple[float, float, str, bool, int]], Conflict | None]:
         """Forbidden delay intervals ``(lo, hi, flight_id, preemptable, volume index)`` from
         held volumes and time-limited zones; a Conflict if a permanent zone blocks the route."""
         window = timedelta(seconds=window_s)
-        layers = self.store.layers
         intervals: list[tuple[float, float, str, bool, int]] = []
+        candidates_of = self._candidate_finder(tx, base, window)
         for index, (volume, volume_cells) in enumerate(zip(base, cells, strict=True)):
             reach_end = volume.end_time + window
-            stretched = replace(volume, end_time=reach_end, outline_m=volume.outline_m)
-            keys = volume_keys(stretched, volume_cells, layers, self.spec)
-            for held in tx.candidates(keys):
+            for held in candidates_of(volume, volume_cells):
                 other = held.volume
                 if other.end_time <= volume.start_time or other.start_time >= reach_end:
                     continue
@@ -429,6 +475,34 @@ class Engine:
                         f"zone:{zone.id}", False, -1,
                     ))
         return intervals, None
+
+    def _candidate_finder(self, tx: Transaction, base: list[Volume4D], window: timedelta
+                          ) -> Callable[[Volume4D, frozenset[Cell]], Iterable[HeldVolume]]:
+        """How ``_forbidden`` finds held volumes that may meet one of ``base`` within the
+        window (see ``EngineConfig.candidate_strategy``)."""
+        strategy = self.config.candidate_strategy
+        if strategy == "index":
+            layers = self.store.layers
+
+            def from_index(volume: Volume4D, cells: frozenset[Cell]) -> Iterable[HeldVolume]:
+                stretched = replace(volume, end_time=volume.end_time + window,
+                                    outline_m=volume.outline_m)
+                return tx.candidates(volume_keys(stretched, cells, layers, self.spec))
+
+            return from_index
+        start = min(v.start_time for v in base)
+        end = max(v.end_time for v in base) + window
+        in_time = list(tx.held_between(start, end))
+        if strategy == "scan":
+            return lambda volume, cells: in_time
+        if strategy == "strtree":
+            tree = STRtree([held.volume.outline_m for held in in_time])
+
+            def from_tree(volume: Volume4D, cells: frozenset[Cell]) -> Iterable[HeldVolume]:
+                return [in_time[int(i)] for i in tree.query(volume.outline_m)]
+
+            return from_tree
+        raise ValueError(f"unknown candidate strategy {strategy!r}")
 
     def _first_free(self, tx: Transaction, route: Route, earliest: datetime,
                     intervals: list[tuple[float, float, str, bool, int]], limit_s: float,
@@ -826,6 +900,10 @@ class Engine:
         return ApprovalCheck(genuine and current, approval_id, flight.id, flight.state.value,
                              flight.jurisdictions, flight.approval_issued_time,
                              flight.approval_signature, reason)
+
+
+class _DryRun(Exception):
+    """Raised inside a transaction to roll it back on purpose."""
 
 
 def new_flight_id(now: datetime) -> str:

@@ -53,6 +53,11 @@ class Transaction(Protocol):
         """Held volumes with any of ``keys`` (each at most once)."""
         ...
 
+    def held_between(self, start_time: datetime, end_time: datetime) -> Iterator[HeldVolume]:
+        """Every held volume overlapping ``[start_time, end_time)``, found by scanning, not
+        by the index: the naive baseline of the benchmark."""
+        ...
+
     def pad_slots(self, vertiport_id: str, start_time: datetime,
                   end_time: datetime) -> list[HeldPadSlot]:
         """Pad slots at a vertiport overlapping ``[start_time, end_time)``."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import shapely
+
 from airspace.grid import AltitudeLayers, Cell, cell_to_parent, footprint_to_cells
 from routes import Volume4D
 
@@ -22,7 +24,7 @@ class IndexSpec:
 
     resolution: int = 9
     """H3 resolution of the deconfliction index (about 200 m edge at 9)."""
-    bucket_s: int = 300
+    bucket_s: int = 900
     """Width of a time bucket."""
     lock_resolution: int = 5
     """Writers lock the parent cells at this resolution (about 8 km edge) of what they touch."""
@@ -38,9 +40,25 @@ def time_buckets(start_time: datetime, end_time: datetime, bucket_s: int) -> ran
     return range(first, last + 1)
 
 
+_CELL_CACHE: dict[tuple[bytes, int], frozenset[Cell]] = {}
+_CELL_CACHE_LIMIT = 200_000
+
+
 def footprint_cells(volume: Volume4D, spec: IndexSpec) -> frozenset[Cell]:
-    """Cells of the index resolution that the volume's outline overlaps."""
-    return frozenset(footprint_to_cells(volume.outline, spec.resolution))
+    """Cells of the index resolution that cover the volume's outline (a superset).
+
+    Cached by the outline's exact shape (WKB): a volume shifted in time, or flown at another
+    altitude layer, has the same outline, so its cells are computed once however many
+    departures and layers the engine tries and however often the store indexes it.
+    """
+    key = (shapely.to_wkb(volume.outline), spec.resolution)
+    cells = _CELL_CACHE.get(key)
+    if cells is None:
+        cells = frozenset(footprint_to_cells(volume.outline, spec.resolution))
+        if len(_CELL_CACHE) >= _CELL_CACHE_LIMIT:
+            _CELL_CACHE.clear()
+        _CELL_CACHE[key] = cells
+    return cells
 
 
 def volume_keys(volume: Volume4D, cells: frozenset[Cell], layers: AltitudeLayers,

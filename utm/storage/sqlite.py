@@ -93,6 +93,18 @@ class _SqliteTransaction:
                     yield HeldVolume(flight.id, position, volume_4d, flight.priority.rank,
                                      flight.state)
 
+    def held_between(self, start_time: datetime, end_time: datetime) -> Iterator[HeldVolume]:
+        pending_ids = {flight.id for flight in self.pending}
+        for held in self.store.index.held_between(start_time, end_time):
+            if held.flight_id not in pending_ids:
+                yield held
+        for flight in self.pending:
+            if flight.state in HOLDS_AIRSPACE:
+                for position, volume in enumerate(flight.volumes):
+                    if volume.start_time < end_time and start_time < volume.end_time:
+                        yield HeldVolume(flight.id, position, volume, flight.priority.rank,
+                                         flight.state)
+
     def pad_slots(self, vertiport_id: str, start_time: datetime,
                   end_time: datetime) -> list[HeldPadSlot]:
         pending_ids = {flight.id for flight in self.pending}

@@ -27,6 +27,7 @@ class VolumeIndex:
         self._keys_by_flight: dict[str, list[Key]] = {}
         self._end_by_flight: dict[str, datetime] = {}
         self._pads: dict[str, list[HeldPadSlot]] = defaultdict(list)
+        self._held_by_flight: dict[str, list[HeldVolume]] = {}
 
     def __len__(self) -> int:
         return len(self._keys_by_flight)
@@ -37,13 +38,16 @@ class VolumeIndex:
         if flight.state not in HOLDS_AIRSPACE or not flight.volumes:
             return
         keys: list[Key] = []
+        held_volumes: list[HeldVolume] = []
         for position, volume in enumerate(flight.volumes):
             held = HeldVolume(flight.id, position, volume, flight.priority.rank, flight.state)
+            held_volumes.append(held)
             for key in volume_keys(volume, footprint_cells(volume, self.spec), self.layers,
                                    self.spec):
                 self._by_key[key].append(held)
                 keys.append(key)
         self._keys_by_flight[flight.id] = keys
+        self._held_by_flight[flight.id] = held_volumes
         self._end_by_flight[flight.id] = max(v.end_time for v in flight.volumes)
         for slot in flight.pad_slots:
             self._pads[slot.vertiport_id].append(
@@ -55,6 +59,7 @@ class VolumeIndex:
         """Forget a flight's volumes and pad slots."""
         keys = self._keys_by_flight.pop(flight_id, None)
         self._end_by_flight.pop(flight_id, None)
+        self._held_by_flight.pop(flight_id, None)
         if keys is None:
             return
         for key in set(keys):
@@ -76,6 +81,14 @@ class VolumeIndex:
                 marker = (held.flight_id, held.index)
                 if marker not in seen:
                     seen.add(marker)
+                    yield held
+
+    def held_between(self, start_time: datetime, end_time: datetime) -> Iterator[HeldVolume]:
+        """Every held volume overlapping ``[start_time, end_time)``, by scanning all of them
+        (the naive way: for baselines and checks, not for decisions)."""
+        for held_volumes in self._held_by_flight.values():
+            for held in held_volumes:
+                if held.volume.start_time < end_time and start_time < held.volume.end_time:
                     yield held
 
     def pad_slots(self, vertiport_id: str, start_time: datetime,

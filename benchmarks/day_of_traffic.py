@@ -1,0 +1,60 @@
+"""Replay a day of traffic through the engine against the naive baselines.
+
+Example: python benchmarks/day_of_traffic.py --flights 10000 --seed 2026 --plot docs/bench.png
+(the same as `utm bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from utm.bench.runner import BenchConfig, plot, run
+from utm.bench.scenario import ScenarioConfig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--flights", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--extra-pads", type=int, default=150)
+    parser.add_argument("--samples", type=int, default=20,
+                        help="plans decided by every strategy at each checkpoint")
+    parser.add_argument("--plot", type=Path, default=None, help="write the latency PNG here")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = parser.parse_args()
+    config = BenchConfig(ScenarioConfig(flights=args.flights, seed=args.seed,
+                                        extra_pads=args.extra_pads),
+                         baseline_samples=args.samples)
+    result = run(config, progress=lambda done, total: print(f"  {done}/{total}", flush=True))
+    figures = result.summary()
+    print(json.dumps(figures, indent=2))
+    rows = []
+    for checkpoint in result.checkpoints:
+        row = {
+            "approved": checkpoint.approved,
+            "engine_p50_ms": round(statistics.median(checkpoint.latencies_ms), 2),
+            "engine_p90_ms": round(checkpoint.percentile(checkpoint.latencies_ms, 0.9), 2),
+            "engine_p99_ms": round(checkpoint.percentile(checkpoint.latencies_ms, 0.99), 2),
+        }
+        for strategy, values in checkpoint.baseline_ms.items():
+            row[f"{strategy}_sample_p50_ms"] = round(statistics.median(values), 2)
+        row["scan_over_index"] = round(row["scan_sample_p50_ms"] / row["index_sample_p50_ms"], 2)
+        row["strtree_over_index"] = round(
+            row["strtree_sample_p50_ms"] / row["index_sample_p50_ms"], 2)
+        row["identical_decisions"] = checkpoint.identical
+        rows.append(row)
+    for row in rows:
+        print(json.dumps(row))
+    if args.json:
+        args.json.write_text(json.dumps({"summary": figures, "checkpoints": rows}, indent=2))
+    if args.plot:
+        plot(result, args.plot)
+        print(f"plot written to {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
