@@ -41,6 +41,7 @@ from utm.approvals import ApprovalSigner, approval_payload, new_private_key_text
 from utm.constraints import Constraint
 from utm.errors import (
     FlightNotFoundError,
+    InvalidConstraintError,
     InvalidPlanError,
     InvalidTelemetryError,
     InvalidTransitionError,
@@ -51,6 +52,9 @@ from utm.plans import FlightPlan, Priority
 from utm.states import HOLDS_AIRSPACE, FlightState, check_transition
 from utm.storage.base import HeldVolume, Store, Transaction
 from utm.storage.keys import IndexSpec, footprint_cells, volume_keys
+
+NEAR_HORIZON_S = 300.0
+"""The first look ahead when searching a departure (see ``_search``)."""
 
 VOLUME_CACHE_LIMIT = 5_000
 """Routes whose volumes are kept for reuse (see ``_volumes_at``)."""
@@ -158,7 +162,8 @@ class Engine:
             docs = self.store.list_records("constraint", limit=10_000)
             for doc in docs:
                 if doc["id"] not in self._constraint_ids:
-                    self.airspace.add_zone(Constraint.from_doc(doc).to_zone())
+                    if doc["id"] not in self.airspace.zones:  # another engine may share it
+                        self.airspace.add_zone(Constraint.from_doc(doc).to_zone())
                     self._constraint_ids.add(doc["id"])
 
     # -- submit ---------------------------------------------------------------------------
@@ -262,9 +267,12 @@ class Engine:
             earliest = max(earliest, now)
         earliest = _ceil_second(earliest)
         if earliest > plan.latest_departure_time:
+            strictest = max(cities, key=lambda city: (
+                self.airspace.jurisdictions[city].policy.min_lead_time_s))
             return self._reject(tx, flight_id, plan, now, previous, events, [Reason(
-                "lead_time", f"the cities crossed need {lead_s:.0f} s notice; the latest "
-                f"departure {format_instant(plan.latest_departure_time)} is too soon")], [])
+                "lead_time", f"{strictest} needs plans filed {lead_s:.0f} s before departure; "
+                f"the latest departure {format_instant(plan.latest_departure_time)} is too "
+                "soon", strictest)], [], tuple(cities))
         search = self._search(tx, plan, routes, earliest)
         if search.slot is None or search.slot.departure_time > earliest:
             # Another altitude layer may be free now where this one is not.
@@ -391,12 +399,18 @@ class Engine:
         for position, route in enumerate(routes):
             base = self._volumes_at(route, earliest)
             cells = [footprint_cells(volume, self.spec) for volume in base]
-            intervals, zone_blocked = self._forbidden(tx, base, cells, window_s, plan,
-                                                      preempt_rank)
             limit_s = window_s if best is None else min(
                 window_s, (best.departure_time - earliest).total_seconds() - 1.0)
-            delay_s = None if zone_blocked else self._first_free(
-                tx, route, earliest, intervals, limit_s, preempt_rank)
+            # Look a little ahead first: most flights fit at once or soon, and the candidates
+            # to read grow with the horizon. The intervals found for a horizon are complete
+            # for every delay up to it, so widening only when needed changes no decision.
+            for horizon_s in sorted({min(NEAR_HORIZON_S, limit_s), limit_s}):
+                intervals, zone_blocked = self._forbidden(tx, base, cells, max(horizon_s, 0.0),
+                                                          plan, preempt_rank)
+                delay_s = None if zone_blocked or horizon_s < 0 else self._first_free(
+                    tx, route, earliest, intervals, horizon_s, preempt_rank)
+                if delay_s is not None or zone_blocked:
+                    break
             if position == 0:
                 first_conflicts, first_volumes = self._conflicts_at(tx, intervals, base, 0.0,
                                                                     route, earliest)
@@ -574,9 +588,16 @@ class Engine:
                     if pad not in busy]
             if free:
                 pad = free[0]
-            else:  # only reachable for an emergency: _movement_wait allowed preemption
-                pad = held[0].pad
-                preempted |= {slot.flight_id for slot in held if slot.pad == pad}
+            else:  # only reachable for an emergency: _movement_wait found a pad whose
+                # holders may all be preempted (approved or pending, lower rank)
+                holders: dict[int, set[str]] = {}
+                for slot in held:
+                    holders.setdefault(slot.pad, set()).add(slot.flight_id)
+                pad = next(
+                    candidate for candidate, ids in sorted(holders.items())
+                    if all(self._may_preempt(tx, flight_id, preempt_rank) for flight_id in ids)
+                )
+                preempted |= holders[pad]
             slots.append(PadSlot(vertiport_id, pad, start, end, movement))
         return slots, preempted
 
@@ -612,6 +633,10 @@ class Engine:
         start, end = self._pad_window(vertiport_id, instant, movement)
         return 1.0 if len({s.pad for s in tx.pad_slots(vertiport_id, start, end)}) >= (
             vertiport.pads) else 0.0
+
+    def _may_preempt(self, tx: Transaction, flight_id: str, preempt_rank: int | None) -> bool:
+        rank = self._rank_of(tx, flight_id)
+        return preempt_rank is not None and rank is not None and rank < preempt_rank
 
     def _rank_of(self, tx: Transaction, flight_id: str) -> int | None:
         flight = tx.get_flight(flight_id)
@@ -768,6 +793,9 @@ class Engine:
         (or set to replan_required); active flights inside raise an alert."""
         now = require_aware(now, "now")
         self.sync_constraints()
+        if constraint.id in self.airspace.zones:
+            raise InvalidConstraintError(f"constraint {constraint.id!r} exists already",
+                                         field="id")
         zone = constraint.to_zone()
         affected: list[Flight] = []
         with self._lock:
@@ -780,7 +808,11 @@ class Engine:
                     tx.audit(now, actor, "constraint", None, constraint.to_doc())
                     holding = self.store.list_flights(states=sorted(HOLDS_AIRSPACE),
                                                       limit=1_000_000)
-                    for flight in holding:
+                    for listed in holding:
+                        # Re-read: re-planning an earlier one may have changed this flight.
+                        flight = tx.get_flight(listed.id)
+                        if flight is None or flight.state not in HOLDS_AIRSPACE:
+                            continue
                         if not self._touches(flight, zone):
                             continue
                         if flight.state in (FlightState.APPROVED, FlightState.PENDING_REVIEW):

@@ -49,7 +49,7 @@ class Transaction(Protocol):
         """Take more locks inside the transaction (a store may raise to ask for a retry)."""
         ...
 
-    def candidates(self, keys: Iterable[Key]) -> Iterator[HeldVolume]:
+    def candidates(self, keys: Iterable[Key]) -> Iterable[HeldVolume]:
         """Held volumes with any of ``keys`` (each at most once)."""
         ...
 

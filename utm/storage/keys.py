@@ -24,7 +24,7 @@ class IndexSpec:
 
     resolution: int = 9
     """H3 resolution of the deconfliction index (about 200 m edge at 9)."""
-    bucket_s: int = 900
+    bucket_s: int = 300
     """Width of a time bucket."""
     lock_resolution: int = 5
     """Writers lock the parent cells at this resolution (about 8 km edge) of what they touch."""

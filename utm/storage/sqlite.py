@@ -81,8 +81,13 @@ class _SqliteTransaction:
     def lock(self, lock_keys: Sequence[int]) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` holds the whole database already."""
 
-    def candidates(self, keys: Iterable[Key]) -> Iterator[HeldVolume]:
+    def candidates(self, keys: Iterable[Key]) -> Iterable[HeldVolume]:
         held = self.store.index.candidates(keys)
+        if not self.pending:  # the common case: nothing written yet in this transaction
+            return held
+        return self._with_pending(held)
+
+    def _with_pending(self, held: Iterable[HeldVolume]) -> Iterator[HeldVolume]:
         pending_ids = {flight.id for flight in self.pending}
         for volume in held:
             if volume.flight_id not in pending_ids:

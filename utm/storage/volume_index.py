@@ -73,15 +73,15 @@ class VolumeIndex:
             if len(kept) != len(slots):
                 self._pads[vertiport_id] = kept
 
-    def candidates(self, keys: Iterable[Key]) -> Iterator[HeldVolume]:
+    def candidates(self, keys: Iterable[Key]) -> Iterable[HeldVolume]:
         """Held volumes under any of ``keys``, each once."""
-        seen: set[tuple[str, int]] = set()
-        for key in keys:
-            for held in self._by_key.get(key, ()):
-                marker = (held.flight_id, held.index)
-                if marker not in seen:
-                    seen.add(marker)
-                    yield held
+        by_key = self._by_key
+        unique = {
+            (held.flight_id, held.index): held
+            for key in keys
+            for held in by_key.get(key, ())
+        }
+        return unique.values()
 
     def held_between(self, start_time: datetime, end_time: datetime) -> Iterator[HeldVolume]:
         """Every held volume overlapping ``[start_time, end_time)``, by scanning all of them
