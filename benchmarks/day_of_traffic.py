@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 
-from utm.bench.runner import BenchConfig, plot, run
+from utm.bench.runner import BenchConfig, checkpoint_rows, plot, run
 from utm.bench.scenario import ScenarioConfig
 
 
@@ -32,21 +31,7 @@ def main() -> None:
     result = run(config, progress=lambda done, total: print(f"  {done}/{total}", flush=True))
     figures = result.summary()
     print(json.dumps(figures, indent=2))
-    rows = []
-    for checkpoint in result.checkpoints:
-        row = {
-            "approved": checkpoint.approved,
-            "engine_p50_ms": round(statistics.median(checkpoint.latencies_ms), 2),
-            "engine_p90_ms": round(checkpoint.percentile(checkpoint.latencies_ms, 0.9), 2),
-            "engine_p99_ms": round(checkpoint.percentile(checkpoint.latencies_ms, 0.99), 2),
-        }
-        for strategy, values in checkpoint.baseline_ms.items():
-            row[f"{strategy}_sample_p50_ms"] = round(statistics.median(values), 2)
-        row["scan_over_index"] = round(row["scan_sample_p50_ms"] / row["index_sample_p50_ms"], 2)
-        row["strtree_over_index"] = round(
-            row["strtree_sample_p50_ms"] / row["index_sample_p50_ms"], 2)
-        row["identical_decisions"] = checkpoint.identical
-        rows.append(row)
+    rows = checkpoint_rows(result)
     for row in rows:
         print(json.dumps(row))
     if args.json:

@@ -1,5 +1,8 @@
 """The ``utm`` command line, run in-process with typer's CliRunner.
 
+The console script is ``api.cli:main``: the commands of ``utm.cli`` plus ``serve`` and ``demo``
+(added by ``api.cli`` to the same typer app, so ``cli.app`` below has them all).
+
 Loading and indexing the bundled dataset takes seconds, so the tests that are about parsing
 and printing reuse the session's airspace and planner (``_reuse_bundled_load``);
 ``test_check_*`` and the broken-dataset tests load for real.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +25,7 @@ from typer.testing import CliRunner
 from airspace import Airspace, bundled_dataset_path
 from airspace.loading import Dataset
 from airspace.timing import parse_instant
+from api import cli as api_cli  # adds `serve` and `demo` to utm.cli.app
 from utm import cli
 
 T0 = "2026-12-01T02:00:00Z"
@@ -86,7 +91,9 @@ ALL_COMMANDS = list(_leaf_commands(typer.main.get_command(cli.app)))
 
 
 def test_the_cli_has_the_documented_commands() -> None:
-    assert {("airspace", "check"), ("airspace", "classify"), ("route",)} <= set(ALL_COMMANDS)
+    assert {("airspace", "check"), ("airspace", "classify"), ("route",), ("serve",),
+            ("demo",)} <= set(ALL_COMMANDS)
+    assert api_cli.app is cli.app
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS, ids=" ".join)
@@ -304,3 +311,63 @@ def test_route_on_a_broken_dataset_exits_1(tmp_path: Path) -> None:
                     "--dataset", str(folder))
     assert result.exit_code == 1
     assert "vertiports.geojson" in result.stderr
+
+
+# -- utm serve and utm demo (api.cli) -----------------------------------------------------------
+
+
+def test_serve_runs_the_app_factory_with_the_options_as_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls: list[tuple[Any, str, int, bool]] = []
+    monkeypatch.setattr(api_cli, "_run_server",
+                        lambda target, host, port, *, factory: calls.append(
+                            (target, host, port, factory)))
+    for variable in ("UTM_DATABASE_URL", "UTM_PRINCIPALS", "UTM_AIRSPACE"):
+        monkeypatch.delenv(variable, raising=False)
+    principals = tmp_path / "principals.json"
+
+    result = invoke("serve", "--port", "8123", "--database", "sqlite:///:memory:",
+                    "--principals", str(principals))
+
+    assert result.exit_code == 0, result.output
+    assert calls == [("api.app:create_app", "127.0.0.1", 8123, True)]
+    assert os.environ["UTM_DATABASE_URL"] == "sqlite:///:memory:"
+    assert os.environ["UTM_PRINCIPALS"] == str(principals)
+
+
+@pytest.mark.usefixtures("_reuse_bundled_load")
+def test_demo_replays_the_morning_through_the_api_and_prints_the_summary(
+    tmp_path: Path, airspace_model: Airspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[Any] = []
+    monkeypatch.setattr(api_cli, "_run_server",
+                        lambda target, host, port, *, factory: served.append(target))
+    zones_before = set(airspace_model.zones)
+    database = tmp_path / "demo.sqlite"
+    principals = tmp_path / "principals.json"
+    try:
+        result = invoke("demo", "--no-serve", "--flights", "40", "--database", str(database),
+                        "--principals", str(principals))
+    finally:  # the demo's constraint is a zone of the shared airspace: take it out again
+        for zone_id in set(airspace_model.zones) - zones_before:
+            airspace_model.remove_zone(zone_id)
+
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    lines = {line.strip().split(":")[0]: line.strip() for line in out.splitlines()}
+    assert "Morning replayed through the HTTP API" in out
+    assert lines["plans submitted"].startswith("plans submitted: 4")
+    approvals = dict(part.rsplit(" ", 1) for part in
+                     lines["approvals by city"].removeprefix("approvals by city: ").split(", "))
+    assert len(approvals) >= 3 and all(int(count) > 0 for count in approvals.values())
+    assert "preempted by emergency flight" in lines["emergency preemption"]
+    assert any(line.startswith("constraint cs-") for line in lines.values())
+    assert "-> approved" in lines["review"]
+    assert "unexpected answer" not in out
+    assert served == []  # --no-serve
+    tokens = json.loads(principals.read_text())
+    assert {p["role"] for p in tokens} == {"operator", "regulator", "admin"}
+    assert all(p["token"] in out for p in tokens)
+    assert principals.stat().st_mode & 0o077 == 0  # tokens: owner only
+    assert database.exists()

@@ -11,7 +11,9 @@ messages and exit codes. Exit codes:
 
 Machine-readable results (``classify``, ``route``) go to stdout as JSON; progress and errors go
 to stderr, so ``utm route ... | jq`` works. New commands join ``app`` (or a sub-app such as
-``airspace_app``) with a docstring and an ``epilog`` example, like those below.
+``airspace_app``) with a docstring and an ``epilog`` example, like those below. ``serve`` and
+``demo`` need the HTTP API, which this layer may not import: ``api.cli`` adds them to ``app``
+and is the console script's entry point.
 """
 
 from __future__ import annotations
@@ -426,61 +428,3 @@ def route_command(
 
 if __name__ == "__main__":
     main()
-
-
-# -- utm demo -----------------------------------------------------------------------------------
-
-
-@app.command(
-    "demo",
-    epilog="Example: utm demo --flights 300 --database var/demo.sqlite",
-)
-def demo_command(
-    flights: int = typer.Option(300, "--flights", min=10, max=5000,
-                                help="How many plans to replay over the morning."),
-    seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same morning)."),
-    database: Path = typer.Option(Path("var/demo.sqlite"), "--database",
-                                  help="SQLite file to write (replaced if it exists)."),
-    no_serve: bool = typer.Option(False, "--no-serve",
-                                  help="Stop after the summary (serving arrives with the API)."),
-) -> None:
-    """Replay a morning of traffic over the four cities and print a summary.
-
-    Deliveries in every city, cross-city logistics, a medical emergency that preempts, a
-    regulator's temporary restriction and a city's review, all through the engine on the
-    embedded SQLite store.
-    """
-    from rich.progress import BarColumn, MofNCompleteColumn
-
-    from utm.demo import replay_morning
-    from utm.engine import Engine
-    from utm.storage import open_store
-
-    loaded = _load(None, with_planner=True)
-    database.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
-    store = open_store(f"sqlite:///{database}", loaded.airspace.layers)
-    engine = Engine(loaded.airspace, store, planner=loaded.planner)
-    console = _stderr()
-    with Progress(TextColumn("Replaying the morning"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("replay", total=flights)
-        summary = replay_morning(engine, flights=flights, seed=seed,
-                                 on_progress=lambda done: progress.update(task, completed=done))
-    out = Console()
-    out.print(f"[bold]Morning replayed[/bold] into {database}")
-    out.print(f"  plans submitted: {summary.submitted} ({summary.cross_city} cross-city)")
-    out.print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.states.items())))
-    out.print("  approvals by city: " + ", ".join(
-        f"{k} {v}" for k, v in sorted(summary.approvals_by_city.items())))
-    for line in summary.preempted:
-        out.print(f"  emergency preemption: {line}")
-    out.print(f"  constraint {summary.constraint_id}: {summary.constraint_affected} "
-              "approved flights re-planned or told to re-plan")
-    for line in summary.reviewed:
-        out.print(f"  review: {line}")
-    store.close()
-    if not no_serve:
-        out.print("Serving the API and the map is not built yet (issues 5 and 6); "
-                  "the decisions are in the database above.")

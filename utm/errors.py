@@ -69,3 +69,16 @@ class StoreWriteError(UtmError, OSError):
     """The database refused a write (disk full, read-only file); nothing was stored."""
 
     code = "store_write_failed"
+
+
+class StoreConflictError(UtmError, RuntimeError):
+    """Another writer got in the way (a deadlock, a lock that could not be taken in order, or
+    a database constraint caught a race); nothing was stored and the whole decision may be
+    retried. ``lock_keys`` are the locks the transaction held or wanted: a retry that takes
+    them all up front, in order, does not meet the same conflict again."""
+
+    code = "store_conflict"
+
+    def __init__(self, message: str, *, lock_keys: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.lock_keys = lock_keys

@@ -209,3 +209,24 @@ def plot(result: BenchResult, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def checkpoint_rows(result: BenchResult) -> list[dict[str, Any]]:
+    """One row per checkpoint: engine latency percentiles over the decisions after it, the
+    baselines' medians on the same sampled plans, and their ratios to the engine."""
+    rows = []
+    for checkpoint in result.checkpoints:
+        row: dict[str, Any] = {
+            "approved": checkpoint.approved,
+            "engine_p50_ms": round(statistics.median(checkpoint.latencies_ms), 2),
+            "engine_p90_ms": round(checkpoint.percentile(checkpoint.latencies_ms, 0.9), 2),
+            "engine_p99_ms": round(checkpoint.percentile(checkpoint.latencies_ms, 0.99), 2),
+        }
+        for strategy, values in checkpoint.baseline_ms.items():
+            row[f"{strategy}_sample_p50_ms"] = round(statistics.median(values), 2)
+        reference = row["index_sample_p50_ms"]
+        row["scan_over_index"] = round(row["scan_sample_p50_ms"] / reference, 2)
+        row["strtree_over_index"] = round(row["strtree_sample_p50_ms"] / reference, 2)
+        row["identical_decisions"] = checkpoint.identical
+        rows.append(row)
+    return rows

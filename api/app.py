@@ -1,0 +1,201 @@
+"""``create_app()``: the FastAPI service over one engine (one airspace, one store).
+
+Building the airspace and the routing graph takes a few seconds, so it happens once, when the
+app is created (``utm serve`` runs ``create_app`` as a uvicorn factory). Tests and the demo
+pass prebuilt ``airspace``, ``planner`` and ``store`` objects, and a ``clock``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from airspace import Airspace, load_dataset
+from api import problems
+from api.airspace_views import AirspaceViews
+from api.auth import PrincipalRegistry
+from api.deps import Clock, Services, system_clock
+from api.limits import BodySizeLimit
+from api.routers import airspace as airspace_routes
+from api.routers import approvals, events, flight_plans, pages, planning, regulators
+from api.routing import StrictQueryRoute
+from api.settings import Settings
+from api.streams import HEARTBEAT_S, EventHub
+from routes import Planner
+from utm.engine import Engine
+from utm.storage import open_store
+from utm.storage.base import Store
+
+log = logging.getLogger("api")
+
+API_VERSION = "1.0.0"
+
+DESCRIPTION = """
+Low-altitude drone traffic management for Chengdu, Deyang, Meishan and Ziyang: airspace,
+route planning, flight plans with one approval valid in every city crossed, regulators'
+reviews and constraints, and an event stream.
+
+**Authentication**: `Authorization: Bearer <token>` (tokens come from the principals file,
+`UTM_PRINCIPALS`; `utm demo` writes one and prints its tokens). Roles: `operator` (its own
+plans only; another operator's plan is 404), `regulator` (plans crossing its cities; reviews,
+constraints and alerts of its cities, 403 elsewhere), `admin` (everything). Without a valid
+token: 401. `GET /v1/approvals/...` needs no token.
+
+**Errors** are RFC 9457 `application/problem+json` with a stable `code`, a human `detail` and
+the `field` at fault (`errors` lists them all for validation errors).
+
+**Input** is strict: unknown fields are refused, numbers are numbers (not `false`, not
+`"1"`), instants are RFC 3339 strings with an offset (`2026-12-01T02:00:00Z`). Output instants
+are UTC with `Z`; altitudes are metres above ground level (`_agl_m`); GeoJSON positions are
+`[lng, lat]` (and `alt_agl_m`). Bodies are limited in size (413).
+
+**Lists** are paginated: `limit` (1 to 500) and `cursor` (the `next_cursor` of the previous
+page); `next_cursor` is null on the last page.
+"""
+
+TAGS = [
+    {"name": "airspace", "description": "Cities, zones, vertiports, corridors, cells, classes."},
+    {"name": "planning", "description": "Routes for logistics firms (nothing reserved)."},
+    {"name": "flight plans", "description": "File plans and fly them."},
+    {"name": "regulators", "description": "Reviews, constraints, alerts."},
+    {"name": "approvals", "description": "Anyone can verify an approval."},
+    {"name": "events", "description": "Server-sent events."},
+    {"name": "service", "description": "Health."},
+]
+
+
+ROUTER_MODULES: tuple[Any, ...] = (airspace_routes, planning, flight_plans, regulators, approvals,
+                                   events, pages)
+"""The router modules, in the order their paths appear in the OpenAPI document."""
+
+
+class HealthOut(BaseModel):
+    """The service is up."""
+
+    status: str
+    version: str
+
+
+service_router = APIRouter(prefix="/v1", tags=["service"], route_class=StrictQueryRoute)
+
+
+@service_router.get("/health", response_model=HealthOut)
+def health() -> dict[str, str]:
+    """The service is up (no token needed)."""
+    return {"status": "ok", "version": API_VERSION}
+
+
+def _open_store(url: str, airspace: Airspace) -> Store:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return open_store(url, airspace.layers)
+
+
+def create_app(settings: Settings | None = None, *, airspace: Airspace | None = None,
+               planner: Planner | None = None, store: Store | None = None,
+               clock: Clock | None = None, principals: PrincipalRegistry | None = None,
+               heartbeat_s: float = HEARTBEAT_S) -> FastAPI:
+    """The API service.
+
+    Parameters
+    ----------
+    settings
+        Configuration; default: read from the environment (``Settings.from_environment``).
+    airspace, planner, store
+        Prebuilt parts (tests, the demo); default: built from ``settings``. A store passed in
+        is not closed at shutdown; one the app opened is.
+    clock
+        Returns the current aware instant; default ``datetime.now(UTC)``.
+    principals
+        The principals; default: read from ``settings.principals_file`` (none if unset).
+    heartbeat_s
+        Seconds between comment lines on a quiet event stream.
+
+    Raises
+    ------
+    ValueError
+        For a malformed principals file or an unknown database URL scheme.
+    DatasetError
+        If the airspace dataset is broken.
+    """
+    settings = settings or Settings.from_environment()
+    if airspace is None:
+        airspace = Airspace(load_dataset(settings.airspace_folder))
+    if planner is None:
+        planner = Planner(airspace)
+    if principals is None:  # before the store is opened: a bad file leaves nothing open
+        principals = (PrincipalRegistry.from_file(settings.principals_file,
+                                                  list(airspace.jurisdictions))
+                      if settings.principals_file is not None else PrincipalRegistry())
+    if not len(principals):
+        log.warning("no principals configured (UTM_PRINCIPALS): only public endpoints answer")
+    owns_store = store is None
+    if store is None:
+        store = _open_store(settings.database_url, airspace)
+    engine = Engine(airspace, store, planner=planner)
+    hub = EventHub()
+    engine.listeners.append(hub.publish)
+    services = Services(engine=engine, principals=principals, clock=clock or system_clock,
+                        hub=hub, views=AirspaceViews(airspace), owns_store=owns_store,
+                        heartbeat_s=heartbeat_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        shutdown(app)
+
+    app = FastAPI(title="lowalt-utm", version=API_VERSION, description=DESCRIPTION,
+                  openapi_tags=TAGS, lifespan=lifespan)
+    app.state.services = services
+    problems.install(app)
+    for module in ROUTER_MODULES:
+        app.include_router(module.router)
+    app.include_router(service_router)
+    pages.mount_static(app)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi_with_problem(app)  # type: ignore[method-assign]
+    return app
+
+
+def shutdown(app: FastAPI) -> None:
+    """End the event streams, detach from the engine, close the store if the app opened it.
+
+    Idempotent (the lifespan and the demo may both call it).
+    """
+    services: Services = app.state.services
+    services.hub.close()
+    if services.hub.publish in services.engine.listeners:
+        services.engine.listeners.remove(services.hub.publish)
+    if services.owns_store:
+        services.owns_store = False
+        services.engine.store.close()
+
+
+def _openapi_with_problem(app: FastAPI) -> dict[str, Any]:
+    """The generated document, plus the ``Problem`` schema that problem responses refer to,
+    and the ranges that depend on this deployment's airspace (altitude layers)."""
+    if app.openapi_schema is None:
+        document = get_openapi(title=app.title, version=app.version,
+                               description=app.description, routes=app.routes,
+                               tags=app.openapi_tags)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        problem_schema = problems.Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+        schemas.update(problem_schema.pop("$defs", {}))
+        schemas["Problem"] = problem_schema
+        layers = app.state.services.engine.airspace.layers
+        ranges = {("/v1/airspace/cells", "layer"): (0, layers.count - 1),
+                  ("/v1/airspace/classify", "alt_agl_m"): (0, layers.ceiling_agl_m)}
+        for (path, name), (low, high) in ranges.items():
+            for parameter in document["paths"][path]["get"]["parameters"]:
+                if parameter["name"] == name:
+                    parameter["schema"].update(minimum=low, maximum=high)
+        app.openapi_schema = document
+    return app.openapi_schema
