@@ -11,12 +11,14 @@ Domain code never reads the clock: every call takes ``now``.
 from __future__ import annotations
 
 import math
+import random
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from shapely.geometry import Point
 from shapely.strtree import STRtree
@@ -46,6 +48,7 @@ from utm.errors import (
     InvalidTelemetryError,
     InvalidTransitionError,
     ReviewNotFoundError,
+    StoreConflictError,
 )
 from utm.flights import Conflict, Decision, Flight, PadSlot, Reason, ReviewStatus
 from utm.plans import FlightPlan, Priority
@@ -58,6 +61,12 @@ NEAR_HORIZON_S = 300.0
 
 VOLUME_CACHE_LIMIT = 5_000
 """Routes whose volumes are kept for reuse (see ``_volumes_at``)."""
+
+STORE_CONFLICT_RETRIES = 5
+"""A decision that met another writer (``StoreConflictError``: nothing was stored) is made
+again up to this many times, taking every lock the failed attempt needed up front."""
+
+_T = TypeVar("_T")
 
 LOCK_MARGIN_M = 1000.0
 """Routes lock every lock-resolution cell within this distance (see ``_lock_keys``)."""
@@ -183,14 +192,40 @@ class Engine:
         flight_id = new_flight_id(now)
         routes = self._route_options(plan, plan.earliest_departure_time, (),
                                      preferred_only=True)
-        with self._lock:
+
+        def decide(tx: Transaction, events: list[Event]) -> Flight:
+            # Constraints issued on another node: read again now that the locks are held, so
+            # none issued before this transaction can be missed.
+            self.sync_constraints()
+            flight = self._decide(tx, flight_id, plan, routes, now, None, events)
+            tx.audit(now, actor or plan.operator_id, "submit", flight.id,
+                     {"decision": flight.decision.to_json()})
+            return flight
+
+        return self._in_transaction(self._lock_keys(routes, plan), decide)
+
+    def _in_transaction(self, lock_keys: Sequence[int],
+                        body: Callable[[Transaction, list[Event]], _T]) -> _T:
+        """Run ``body`` in one store transaction holding ``lock_keys``, and emit the events
+        it collected once committed. On ``StoreConflictError`` (another node got in the way;
+        nothing was stored) run it again with fresh events, taking every lock the failed
+        attempt held or wanted up front, after a short random pause."""
+        keys = sorted(set(lock_keys))
+        for attempt in range(STORE_CONFLICT_RETRIES + 1):
             events: list[Event] = []
-            with self.store.transaction(self._lock_keys(routes, plan)) as tx:
-                flight = self._decide(tx, flight_id, plan, routes, now, None, events)
-                tx.audit(now, actor or plan.operator_id, "submit", flight.id,
-                         {"decision": flight.decision.to_json()})
-            self._emit(events)
-        return flight
+            with self._lock:
+                try:
+                    with self.store.transaction(keys) as tx:
+                        result = body(tx, events)
+                except StoreConflictError as error:
+                    if attempt == STORE_CONFLICT_RETRIES:
+                        raise
+                    keys = sorted(set(keys) | set(error.lock_keys))
+                else:
+                    self._emit(events)
+                    return result
+            time.sleep(random.uniform(0.0, 0.002 * 2 ** attempt))
+        raise AssertionError("unreachable")
 
     def evaluate(self, plan: FlightPlan, now: datetime) -> Flight:
         """What ``submit`` would decide now, without storing anything (a dry run: the
@@ -695,31 +730,31 @@ class Engine:
         return flight
 
     def _transition(self, flight_id: str, target: FlightState, now: datetime, actor: str,
-                    action: str, keep_airspace: bool, note: str | None = None) -> Flight:
+                    action: str, note: str | None = None) -> Flight:
         now = require_aware(now, "now")
-        with self._lock:
-            events: list[Event] = []
-            with self.store.transaction(()) as tx:
-                flight = tx.get_flight(flight_id)
-                if flight is None:
-                    raise FlightNotFoundError(f"no flight plan {flight_id!r}")
-                check_transition(flight.state, target)
-                changes: dict[str, Any] = {"state": target, "updated_time": now}
-                if not keep_airspace:
-                    changes.update(volumes=(), pad_slots=())
-                if note:
-                    changes["notes"] = (*flight.notes, note)
-                updated = flight.evolve(**changes)
-                tx.put_flight(updated)
-                tx.audit(now, actor, action, flight_id, {"from": flight.state.value,
-                                                         "to": target.value})
-                events.append(_flight_event("state", updated, now))
-            self._emit(events)
-        return updated
+
+        def move(tx: Transaction, events: list[Event]) -> Flight:
+            flight = tx.get_flight(flight_id)
+            if flight is None:
+                raise FlightNotFoundError(f"no flight plan {flight_id!r}")
+            check_transition(flight.state, target)
+            changes: dict[str, Any] = {"state": target, "updated_time": now}
+            if target not in HOLDS_AIRSPACE:  # released: no volumes, no pad slots
+                changes.update(volumes=(), pad_slots=())
+            if note:
+                changes["notes"] = (*flight.notes, note)
+            updated = flight.evolve(**changes)
+            tx.put_flight(updated)
+            tx.audit(now, actor, action, flight_id, {"from": flight.state.value,
+                                                     "to": target.value})
+            events.append(_flight_event("state", updated, now))
+            return updated
+
+        return self._in_transaction((), move)
 
     def cancel(self, flight_id: str, now: datetime, actor: str) -> Flight:
         """Withdraw a plan; its airspace is released at once."""
-        return self._transition(flight_id, FlightState.CANCELLED, now, actor, "cancel", False)
+        return self._transition(flight_id, FlightState.CANCELLED, now, actor, "cancel")
 
     def activate(self, flight_id: str, now: datetime, actor: str) -> Flight:
         """The flight takes off (approved only; not before its volumes begin)."""
@@ -730,12 +765,12 @@ class Engine:
             raise InvalidTransitionError(
                 f"flight {flight_id} may not activate before "
                 f"{format_instant(flight.volumes[0].start_time)}")
-        return self._transition(flight_id, FlightState.ACTIVATED, now, actor, "activate", True)
+        return self._transition(flight_id, FlightState.ACTIVATED, now, actor, "activate")
 
     def end(self, flight_id: str, now: datetime, actor: str) -> Flight:
         """The flight has landed; its airspace is released."""
         self._positions.pop(flight_id, None)
-        return self._transition(flight_id, FlightState.ENDED, now, actor, "end", False)
+        return self._transition(flight_id, FlightState.ENDED, now, actor, "end")
 
     def review(self, flight_id: str, jurisdiction: str, approve: bool, note: str,
                now: datetime, actor: str) -> Flight:
@@ -802,7 +837,7 @@ class Engine:
             events: list[Event] = []
             self.airspace.add_zone(zone)
             try:
-                with self.store.transaction(()) as tx:
+                with self.store.transaction(self._area_lock_keys(constraint.outline)) as tx:
                     tx.put_record("constraint", constraint.id, constraint.to_doc(),
                                   constraint.jurisdiction, now)
                     tx.audit(now, actor, "constraint", None, constraint.to_doc())
@@ -832,6 +867,14 @@ class Engine:
                                 constraint.to_doc()))
             self._emit(events)
         return constraint, affected
+
+    def _area_lock_keys(self, outline: Any) -> list[int]:
+        """Lock cells around an area (as ``_lock_keys`` does around a route), so that no
+        node approves a flight there while a constraint on it is being issued."""
+        if not self.store.uses_lock_keys:
+            return []
+        grown = metric_to_lnglat(lnglat_to_metric(outline).buffer(LOCK_MARGIN_M, quad_segs=2))
+        return sorted(shape_to_cells(grown, self.spec.lock_resolution))
 
     def _touches(self, flight: Flight, zone: Any) -> bool:
         geometry_m = self.airspace.zone_metric_geometry(zone.id)
@@ -923,12 +966,14 @@ class Engine:
             return ApprovalCheck(False, approval_id, reason="unknown approval id")
         payload = approval_payload(approval_id, flight.id, flight.jurisdictions,
                                    flight.volumes, flight.approval_issued_time)
-        genuine = self.signer.verify(payload, flight.approval_signature)
         current = flight.state in (FlightState.APPROVED, FlightState.ACTIVATED,
                                    FlightState.NONCONFORMING)
-        reason = "" if genuine and current else (
-            "signature does not match the flight" if not genuine
-            else f"flight is {flight.state.value}")
+        # A flight that no longer holds its airspace has released its volumes, so there is
+        # nothing left to check the signature against: it is simply not current.
+        genuine = current and self.signer.verify(payload, flight.approval_signature)
+        reason = "" if genuine else (
+            f"flight is {flight.state.value}" if not current
+            else "signature does not match the flight")
         return ApprovalCheck(genuine and current, approval_id, flight.id, flight.state.value,
                              flight.jurisdictions, flight.approval_issued_time,
                              flight.approval_signature, reason)

@@ -146,6 +146,7 @@ def open_store(url: str, layers: AltitudeLayers, spec: IndexSpec | None = None) 
 
         return SqliteStore(url.removeprefix("sqlite:///") or ":memory:", layers, spec)
     if url.startswith(("postgresql://", "postgres://")):
-        # The shared PostgreSQL store is the scale-out issue (#7); not built yet.
-        raise ValueError("the PostgreSQL store is not available yet: use sqlite:///FILE")
+        from utm.storage.postgres import PostgresStore
+
+        return PostgresStore(url, layers, spec)
     raise ValueError(f"unknown database URL {url!r} (sqlite:///... or postgresql://...)")
