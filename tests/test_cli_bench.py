@@ -1,0 +1,23 @@
+"""`utm bench` on a tiny day: it replays, reports and writes its figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from api.cli import app
+
+
+def test_bench_replays_a_small_day_and_writes_figures(tmp_path: Path) -> None:
+    figures = tmp_path / "bench.json"
+    result = CliRunner().invoke(app, ["bench", "--flights", "120", "--extra-pads", "10",
+                                      "--samples", "2", "--json", str(figures)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(figures.read_text())
+    summary = written["summary"]
+    assert summary["decisions"] >= 100
+    assert sum(summary["states"].values()) == summary["decisions"]
+    assert summary["states"].get("approved", 0) > summary["decisions"] // 2
+    assert summary["peak_rss_mib"] > 0
