@@ -24,7 +24,7 @@ from api.auth import PrincipalRegistry
 from api.deps import Clock, Services, system_clock
 from api.limits import BodySizeLimit
 from api.routers import airspace as airspace_routes
-from api.routers import approvals, events, flight_plans, pages, planning, regulators
+from api.routers import approvals, events, flight_plans, map_layers, pages, planning, regulators
 from api.routing import StrictQueryRoute
 from api.settings import Settings
 from api.streams import HEARTBEAT_S, EventHub
@@ -72,7 +72,7 @@ TAGS = [
 
 
 ROUTER_MODULES: tuple[Any, ...] = (airspace_routes, planning, flight_plans, regulators, approvals,
-                                   events, pages)
+                                   events, map_layers, pages)
 """The router modules, in the order their paths appear in the OpenAPI document."""
 
 

@@ -282,6 +282,21 @@ def _route_to_doc(route: Route) -> dict[str, Any]:
     }
 
 
+def route_legs_doc_to_path(legs: list[dict[str, Any]]) -> tuple[tuple[float, float], ...]:
+    """The turning points of a route from the ``legs`` of its document: (lat, lng) degrees in
+    flight order, without repeats (a climb or descent leg starts and ends above one point).
+
+    For views that draw many flights: the path is read without rebuilding the route or the
+    volumes (``Flight.from_doc`` projects every volume's outline).
+    """
+    path: list[tuple[float, float]] = []
+    for leg in legs:
+        for lat, lng, *_ in (leg["start"], leg["end"]):
+            if not path or path[-1] != (lat, lng):
+                path.append((lat, lng))
+    return tuple(path)
+
+
 def _route_from_doc(doc: dict[str, Any]) -> Route:
     return Route(
         legs=tuple(

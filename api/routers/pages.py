@@ -1,5 +1,6 @@
-"""The pages for people: ``/`` redirects to ``/map``; Leaflet is served from the
-``xstatic-leaflet`` package, so the map works offline."""
+"""The pages for people: ``/`` redirects to ``/map``, the regulator's map. Leaflet is served
+from the ``xstatic-leaflet`` package and the map's own script and style from ``api/static``
+(``/static/app``), so the map works offline: the page loads nothing from another host."""
 
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ def home() -> RedirectResponse:
 
 @router.get("/map")
 def map_page() -> FileResponse:
-    """The airspace map (Leaflet, GeoJSON layers, the event stream)."""
+    """The regulator's map (Leaflet, GeoJSON layers, reviews, constraints, the event
+    stream)."""
     return FileResponse(STATIC / "map.html", media_type="text/html")
 
 
 def mount_static(app: FastAPI) -> None:
-    """Serve Leaflet at ``/static/leaflet`` if ``xstatic-leaflet`` is installed."""
+    """Serve ``map.js`` and ``map.css`` at ``/static/app``, and Leaflet at ``/static/leaflet``
+    if ``xstatic-leaflet`` is installed."""
+    app.mount("/static/app", StaticFiles(directory=STATIC), name="map-app")
     try:
         import xstatic.pkg.leaflet as leaflet
     except ImportError:  # the map page then shows no map, the API is unaffected

@@ -199,6 +199,54 @@ def test_list_filters_and_pagination(store: Store, t0: datetime) -> None:
     assert listed(after_id=ordered[2], limit=2) == ordered[3:5]
 
 
+def test_flight_summaries_follow_the_flights(store: Store, airspace_model: Airspace,
+                                              planner: Planner, t0: datetime) -> None:
+    engine = Engine(airspace_model, store, planner=planner)
+    filed = engine.submit(FlightPlan("op1", make_drone("d1", "light"), Endpoint("CD-TFS"),
+                                     Endpoint("CD-JRC"), t0, t0 + timedelta(minutes=20),
+                                     Priority.PUBLIC_SERVICE, purpose="survey"),
+                          t0 - timedelta(hours=1))
+    assert filed.state is FlightState.APPROVED
+    filed = store.get_flight(filed.id)  # as stored: instants to the millisecond
+    assert filed is not None and filed.route is not None
+    # Half a second past t0: its arrival "...:04:00.500Z" sorts before "...:04:00Z" as text.
+    late = make_flight("fp-late", t0, offset_s=0.5, operator_id="op2",
+                       jurisdictions=("deyang",), pad=1)  # the engine's flight took pad 0
+    put(store, late, make_flight("fp-gone", t0, state=FlightState.CANCELLED))
+
+    summaries = {s.id: s for s in store.list_flight_summaries()}
+    assert sorted(summaries) == [f.id for f in store.list_flights()]
+    summary = summaries[filed.id]
+    assert (summary.state, summary.priority, summary.operator_id, summary.jurisdictions,
+            summary.departure_time, summary.arrival_time) == (
+        FlightState.APPROVED, Priority.PUBLIC_SERVICE, "op1", filed.jurisdictions,
+        filed.departure_time, filed.arrival_time)
+    waypoints = {(leg.start.lat, leg.start.lng) for leg in filed.route.legs} | {
+        (leg.end.lat, leg.end.lng) for leg in filed.route.legs}
+    origin, destination = airspace_model.vertiports["CD-TFS"], airspace_model.vertiports["CD-JRC"]
+    assert len(summary.path) >= 2 and set(summary.path) <= waypoints
+    assert summary.path[0] == pytest.approx((origin.lat, origin.lng), abs=1e-6)
+    assert summary.path[-1] == pytest.approx((destination.lat, destination.lng), abs=1e-6)
+    assert summaries["fp-late"].path == ()  # no route: nothing to draw
+
+    def listed(**filters: Any) -> list[str]:
+        return [s.id for s in store.list_flight_summaries(**filters)]
+
+    assert filed.departure_time is not None and filed.arrival_time is not None
+    assert listed(operator_id="op2") == ["fp-late"]
+    assert listed(jurisdictions=["deyang"]) == ["fp-late"]
+    assert listed(states=[FlightState.CANCELLED]) == ["fp-gone"]
+    flying = listed(start_time=filed.departure_time, end_time=filed.arrival_time)
+    assert filed.id in flying
+    assert filed.id not in listed(end_time=filed.departure_time)  # departs at the end: out
+    assert filed.id not in listed(start_time=filed.arrival_time)  # arrived at the start: out
+    assert "fp-late" in listed(start_time=t0 + timedelta(minutes=4),
+                               end_time=t0 + timedelta(hours=1))
+    assert "fp-late" not in listed(start_time=t0 + timedelta(minutes=4, seconds=1))
+    first = listed(limit=1)
+    assert listed(after_id=first[0]) == sorted(summaries)[1:]
+
+
 def test_records(store: Store, t0: datetime) -> None:
     with store.transaction(()) as tx:
         tx.put_record("constraint", "c-2", {"id": "c-2", "n": 1}, "chengdu", t0)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from airspace.grid import AltitudeLayers
 from routes import Volume4D
 from utm.flights import Flight
+from utm.plans import Priority
 from utm.states import FlightState
 from utm.storage.keys import IndexSpec, Key
 
@@ -40,6 +41,22 @@ class HeldPadSlot:
     pad: int
     start_time: datetime
     end_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FlightSummary:
+    """What a map draws of a flight, read without rebuilding its route and volumes."""
+
+    id: str
+    state: FlightState
+    priority: Priority
+    operator_id: str
+    jurisdictions: tuple[str, ...]
+    departure_time: datetime | None
+    arrival_time: datetime | None
+    path: tuple[tuple[float, float], ...]
+    """The route's turning points, (lat, lng) degrees in flight order; empty without a route
+    (a rejected plan)."""
 
 
 class Transaction(Protocol):
@@ -108,6 +125,23 @@ class Store(Protocol):
                      states: Sequence[FlightState] | None = None,
                      after_id: str | None = None, limit: int = 100) -> list[Flight]:
         """Flights ordered by id, filtered; ``after_id`` pages on."""
+        ...
+
+    def list_flight_summaries(self, *, operator_id: str | None = None,
+                              jurisdictions: Sequence[str] | None = None,
+                              states: Sequence[FlightState] | None = None,
+                              start_time: datetime | None = None,
+                              end_time: datetime | None = None,
+                              after_id: str | None = None,
+                              limit: int = 100) -> list[FlightSummary]:
+        """``FlightSummary`` of the flights ``list_flights`` would return, ordered by id, and
+        with ``start_time``/``end_time`` only those flying then: departing before
+        ``end_time`` and arriving after ``start_time`` (a flight without a departure time is
+        left out when either is given).
+
+        Cheap where ``list_flights`` is not: the route's legs are read from the document
+        and nothing is parsed into volumes (thousands of flights for a map).
+        """
         ...
 
     def list_records(self, kind: str, *, jurisdictions: Sequence[str] | None = None,

@@ -97,13 +97,13 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_loads
 
 from airspace.grid import AltitudeLayers, cell_to_parent
-from airspace.timing import format_instant
+from airspace.timing import format_instant, parse_instant
 from routes import Volume4D
 from utm.errors import StoreConflictError, StoreUnavailableError, StoreWriteError, UtmError
-from utm.flights import Flight
+from utm.flights import Flight, route_legs_doc_to_path
 from utm.plans import Priority
 from utm.states import HOLDS_AIRSPACE, FlightState
-from utm.storage.base import HeldPadSlot, HeldVolume
+from utm.storage.base import FlightSummary, HeldPadSlot, HeldVolume
 from utm.storage.keys import IndexSpec, Key, footprint_cells, volume_keys
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -744,6 +744,55 @@ class PostgresStore:
             [*parameters, limit],
         )
         return [Flight.from_doc(doc) for (doc,) in rows]
+
+    def list_flight_summaries(self, *, operator_id: str | None = None,
+                              jurisdictions: Sequence[str] | None = None,
+                              states: Sequence[FlightState] | None = None,
+                              start_time: datetime | None = None,
+                              end_time: datetime | None = None,
+                              after_id: str | None = None,
+                              limit: int = 100) -> list[FlightSummary]:
+        clauses: list[str] = ["TRUE"]
+        parameters: list[Any] = []
+        if operator_id is not None:
+            clauses.append("operator_id = %s")
+            parameters.append(operator_id)
+        if jurisdictions is not None:
+            if not jurisdictions:
+                return []
+            clauses.append("jurisdictions && %s::text[]")
+            parameters.append(list(jurisdictions))
+        if states:
+            clauses.append("state = ANY(%s::text[])")
+            parameters.append([state.value for state in states])
+        # The document's instants (milliseconds), so that both stores agree to the edge; the
+        # columns keep the microseconds the engine computed.
+        if end_time is not None:
+            clauses.append("(doc->>'departure_time')::timestamptz < %s")
+            parameters.append(end_time)
+        if start_time is not None:
+            clauses.append("departure_time IS NOT NULL"
+                           " AND (doc->>'arrival_time')::timestamptz > %s")
+            parameters.append(start_time)
+        if after_id is not None:
+            clauses.append("id > %s")
+            parameters.append(after_id)
+        rows = self._read(
+            "SELECT id, state, priority, operator_id, jurisdictions, doc->>'departure_time',"
+            " doc->>'arrival_time', doc->'route'->'legs' FROM flights"
+            f" WHERE {' AND '.join(clauses)} ORDER BY id LIMIT %s",
+            [*parameters, limit],
+        )
+        return [
+            FlightSummary(
+                id=flight_id, state=FlightState(state), priority=Priority(priority),
+                operator_id=operator, jurisdictions=tuple(cities),
+                departure_time=parse_instant(departure) if departure else None,
+                arrival_time=parse_instant(arrival) if arrival else None,
+                path=route_legs_doc_to_path(legs) if legs else (),
+            )
+            for flight_id, state, priority, operator, cities, departure, arrival, legs in rows
+        ]
 
     def list_records(self, kind: str, *, jurisdictions: Sequence[str] | None = None,
                      after_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -24,11 +24,12 @@ from typing import Any
 import orjson
 
 from airspace.grid import AltitudeLayers, Cell
-from airspace.timing import format_instant
+from airspace.timing import format_instant, parse_instant
 from utm.errors import StoreUnavailableError, StoreWriteError
-from utm.flights import Flight
+from utm.flights import Flight, route_legs_doc_to_path
+from utm.plans import Priority
 from utm.states import HOLDS_AIRSPACE, FlightState
-from utm.storage.base import HeldPadSlot, HeldVolume
+from utm.storage.base import FlightSummary, HeldPadSlot, HeldVolume
 from utm.storage.keys import IndexSpec, Key
 from utm.storage.volume_index import VolumeIndex
 
@@ -280,6 +281,54 @@ class SqliteStore:
             [*parameters, limit],
         )
         return [Flight.from_doc(orjson.loads(doc)) for (doc,) in rows]
+
+    def list_flight_summaries(self, *, operator_id: str | None = None,
+                              jurisdictions: Sequence[str] | None = None,
+                              states: Sequence[FlightState] | None = None,
+                              start_time: datetime | None = None,
+                              end_time: datetime | None = None,
+                              after_id: str | None = None,
+                              limit: int = 100) -> list[FlightSummary]:
+        clauses, parameters = ["1 = 1"], []
+        if operator_id is not None:
+            clauses.append("operator_id = ?")
+            parameters.append(operator_id)
+        if jurisdictions is not None:
+            if not jurisdictions:
+                return []
+            clauses.append("(" + " OR ".join("jurisdictions LIKE ?" for _ in jurisdictions) + ")")
+            parameters.extend(f"%,{city},%" for city in jurisdictions)
+        if states:
+            clauses.append(f"state IN ({','.join('?' * len(states))})")
+            parameters.extend(state.value for state in states)
+        # julianday(), not text comparison: "...:07.277Z" sorts before "...:07Z" as text.
+        if end_time is not None:
+            clauses.append("julianday(departure_time) < julianday(?)")
+            parameters.append(format_instant(end_time))
+        if start_time is not None:
+            clauses.append("departure_time IS NOT NULL AND julianday(arrival_time) > julianday(?)")
+            parameters.append(format_instant(start_time))
+        if after_id is not None:
+            clauses.append("id > ?")
+            parameters.append(after_id)
+        # json_extract reads the two fields inside SQLite: parsing whole documents in Python
+        # (volumes and all, some 25 kB a flight) would cost more than everything else.
+        rows = self._read(
+            "SELECT id, state, json_extract(doc, '$.plan.priority'), operator_id, jurisdictions,"
+            " departure_time, arrival_time, json_extract(doc, '$.route.legs') FROM flights"
+            f" WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
+            [*parameters, limit],
+        )
+        return [
+            FlightSummary(
+                id=flight_id, state=FlightState(state), priority=Priority(priority),
+                operator_id=operator, jurisdictions=tuple(filter(None, cities.split(","))),
+                departure_time=parse_instant(departure) if departure else None,
+                arrival_time=parse_instant(arrival) if arrival else None,
+                path=route_legs_doc_to_path(orjson.loads(legs)) if legs else (),
+            )
+            for flight_id, state, priority, operator, cities, departure, arrival, legs in rows
+        ]
 
     def list_records(self, kind: str, *, jurisdictions: Sequence[str] | None = None,
                      after_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
