@@ -46,6 +46,8 @@ MATRIX = {
     "POST /v1/constraints":               "401 401 403 403 201 403 201",
     "GET /v1/constraints":                "401 401 200 200 200 200 200",
     "GET /v1/alerts":                     "401 401 403 403 200 200 200",
+    "GET /v1/map/context":                "401 401 200 200 200 200 200",
+    "GET /v1/map/flights":                "401 401 200 200 200 200 200",
     "GET /v1/approvals/{own}":            "200 200 200 200 200 200 200",
     "GET /v1/approvals/public-key":       "200 200 200 200 200 200 200",
     "GET /v1/events":                     "401 401 - - - - -",
@@ -166,6 +168,8 @@ ACTIONS: dict[str, Callable[[World, dict[str, str]], Response]] = {
     "POST /v1/constraints": _constraint,
     "GET /v1/constraints": lambda w, h: w.client.get("/v1/constraints", headers=h),
     "GET /v1/alerts": lambda w, h: w.client.get("/v1/alerts", headers=h),
+    "GET /v1/map/context": lambda w, h: w.client.get("/v1/map/context", headers=h),
+    "GET /v1/map/flights": lambda w, h: w.client.get("/v1/map/flights", headers=h),
     "GET /v1/approvals/{own}": lambda w, h: w.client.get(
         f"/v1/approvals/{w.approved_plan()['approval_id']}", headers=h),
     "GET /v1/approvals/public-key": lambda w, h: w.client.get("/v1/approvals/public-key",
