@@ -240,8 +240,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         print("no --postgres-url (or UTM_TEST_POSTGRES_URL): SQLite only", file=sys.stderr)
     pg = postgres_version(args.postgres_url) if args.postgres_url else "-"
-    print(f"{args.plans} plans, {args.clients} clients, {os.cpu_count()} CPUs, Python "
-          f"{platform.python_version()}, PostgreSQL {pg}, departures on {day:%Y-%m-%d}")
+    print(f"{args.plans} plans, {args.clients} clients, {os.cpu_count()} CPUs (load average "
+          f"{os.getloadavg()[0]:.1f} before), Python {platform.python_version()}, PostgreSQL "
+          f"{pg}, departures on {day:%Y-%m-%d}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="utm-bench-") as folder:
         for store, count in runs:
@@ -253,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       f"{row.violations} checker violations", file=sys.stderr)
             rows.append(row)
     print(table(rows))
+    print(f"load average {os.getloadavg()[0]:.1f} after")
     if args.json:
         args.json.write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")
 
