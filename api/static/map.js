@@ -453,6 +453,14 @@ function drawSelection(plan) {
     L.polyline(latLngs(plan.route.coordinates), { color: "#000", weight: 2, dashArray: "2 4",
       interactive: false }).addTo(layers.selection);
   }
+  // The flights it conflicted with, if they are drawn: a magenta halo.
+  for (const conflict of plan.decision.conflicts) {
+    const other = conflict.kind === "flight" && app.tracks.get(conflict.ref);
+    if (other) {
+      L.polyline(latLngs(other.track.path), { color: "#e7298a", weight: 8, opacity: 0.5,
+        interactive: false }).addTo(layers.selection);
+    }
+  }
 }
 
 async function selectFlight(flightId, zoom) {
@@ -496,6 +504,7 @@ async function loadAlerts() {
   app.alerts = [];
   layers.alerts.clearLayers();
   $("alerts").replaceChildren();
+  $("alerts-count").textContent = "0";
   setStat("alerts", 0);
   if (!mayRegulate()) { return; }
   const answer = await api("/v1/alerts?" + query({ jurisdiction: city(), limit: 500 }));

@@ -46,6 +46,7 @@ XSS_PURPOSE = "<script>window.__xss=1</script>"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(),
                        reason=f"{CHROMIUM} is missing: apt-get install chromium fonts-noto-cjk "
                               "(.ci/run does)"),
