@@ -56,7 +56,14 @@ class InvalidPositionError(AirspaceError, ValueError):
     code = "invalid_position"
 
 
-class NaiveDatetimeError(AirspaceError, ValueError):
+class InvalidInstantError(AirspaceError, ValueError):
+    """An instant the system cannot work with: not a datetime, or outside the supported years
+    (``airspace.timing.EARLIEST_TIME`` to ``LATEST_TIME``)."""
+
+    code = "invalid_instant"
+
+
+class NaiveDatetimeError(InvalidInstantError):
     """A datetime without a time zone was given where an instant is required."""
 
     code = "naive_datetime"

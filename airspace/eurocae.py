@@ -28,7 +28,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from airspace.classes import AirspaceClass
-from airspace.errors import DatasetError, NaiveDatetimeError
+from airspace.errors import DatasetError, InvalidInstantError
 from airspace.features import Zone
 from airspace.geo import lnglat_to_metric, metric_to_lnglat
 from airspace.timing import TimeWindow, parse_instant
@@ -574,7 +574,7 @@ def _period_to_window(period: Mapping[str, object], what: str, where: _Where) ->
     try:
         start_time = parse_instant(start_text, f"{what}.startDateTime")
         end_time = parse_instant(end_text, f"{what}.endDateTime")
-    except NaiveDatetimeError as error:
+    except InvalidInstantError as error:
         raise where.error(str(error)) from error
     if end_time <= start_time:
         raise where.error(f"{what} ends ({end_text}) before it starts ({start_text})")

@@ -56,6 +56,13 @@ class Zone:
         )
 
 
+MAX_PADS = 100
+"""Pads of one vertiport: rooftops have a few; the engine looks at each pad in turn."""
+
+MAX_PAD_TURNAROUND_S = 86_400.0
+"""A pad's turnaround is at most a day (slot times are instants plus this)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Vertiport:
     """A rooftop vertiport: pads that each serve one take-off or landing per turnaround."""
@@ -74,14 +81,16 @@ class Vertiport:
     """Free text: hospital, logistics hub, business district, ..."""
 
     def __post_init__(self) -> None:
-        if self.pads < 1:
-            raise DatasetError(f"a vertiport needs at least one pad, got {self.pads}")
+        if not 1 <= self.pads <= MAX_PADS:
+            raise DatasetError(f"a vertiport needs at least one pad and at most {MAX_PADS}, "
+                               f"got {self.pads}")
         if not 0.0 <= self.rooftop_height_agl_m < 120.0:
             raise DatasetError(
                 f"rooftop height {self.rooftop_height_agl_m} m must be in [0, 120) m AGL"
             )
-        if self.pad_turnaround_s <= 0.0:
-            raise DatasetError(f"pad turnaround must be positive, got {self.pad_turnaround_s} s")
+        if not 0.0 < self.pad_turnaround_s <= MAX_PAD_TURNAROUND_S:
+            raise DatasetError(f"pad turnaround must be positive and at most "
+                               f"{MAX_PAD_TURNAROUND_S:.0f} s, got {self.pad_turnaround_s} s")
 
     @property
     def point(self) -> Point:

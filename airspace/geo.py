@@ -37,7 +37,8 @@ def _to_lnglat() -> Transformer:
 
 def check_latlng(lat: float, lng: float) -> None:
     """Raise ``InvalidPositionError`` unless ``lat`` and ``lng`` are finite degrees in range."""
-    if not (isinstance(lat, int | float) and isinstance(lng, int | float)):
+    if not (isinstance(lat, int | float) and isinstance(lng, int | float)) \
+            or isinstance(lat, bool) or isinstance(lng, bool):
         raise InvalidPositionError(f"lat and lng must be numbers, got {lat!r}, {lng!r}")
     if not (math.isfinite(lat) and math.isfinite(lng)):
         raise InvalidPositionError(f"lat and lng must be finite, got {lat!r}, {lng!r}")

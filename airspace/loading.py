@@ -24,9 +24,32 @@ from airspace.classes import AirspaceClass
 from airspace.errors import AirspaceError, DatasetError
 from airspace.features import Corridor, Jurisdiction, Policy, Vertiport, Zone
 from airspace.grid import AltitudeLayers
+from airspace.ground import GroundArea, GroundModel
+from airspace.text import describe_character, first_refused_character
 from airspace.timing import DailyWindow, TimeWindow, parse_instant
 
 BUNDLED_DATASETS = Path(__file__).parent / "datasets"
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""A dataset file is at most 64 MiB (the bundled one's largest is under 0.5 MiB): a file
+is parsed whole in memory, so a larger one is refused before it is read."""
+
+MAX_NESTING_DEPTH = 32
+"""JSON objects and arrays nest at most this deep (GeoJSON needs 9, ED-269 about 12). Deeper
+documents are refused before anything recurses over them (shapely's ``shape`` does)."""
+
+MAX_POSITIONS_PER_GEOMETRY = 200_000
+"""Positions in one geometry (the largest city boundary of sichuan4 has about 5,000): every
+zone is cut into grid cells and checked for validity at start-up, in time that grows with it."""
+
+MAX_SERVICE_AREA_SPAN_DEG = 10.0
+"""The cities together fit in a box of this many degrees each way: a metropolitan region. The
+grid indexes the whole area at fine resolution, and the metric projection (UTM zone 48N) holds
+only over a few degrees of longitude."""
+
+FEATURE_MARGIN_DEG = 1.0
+"""Zones and corridors lie inside the cities' bounding box grown by this many degrees: a zone
+may reach beyond the cities (an aerodrome's protection area), a continent-sized one may not."""
 
 
 def bundled_dataset_path(name: str = "sichuan4") -> Path:
@@ -57,6 +80,9 @@ class Dataset:
     vertiports: tuple[Vertiport, ...]
     corridors: tuple[Corridor, ...]
     folder: Path
+    ground: GroundModel | None = None
+    """Ground heights (``airspace.ground``); None if the manifest names no ``ground`` file:
+    then altitudes above the WGS84 ellipsoid cannot be converted."""
 
 
 def load_dataset(folder: str | Path | None = None) -> Dataset:
@@ -77,11 +103,17 @@ def load_dataset(folder: str | Path | None = None) -> Dataset:
     grid = _grid_spec(manifest.get("grid"), manifest_file)
 
     jurisdictions = _load_jurisdictions(root, manifest, timezone)
+    extent = _service_extent(jurisdictions, _dataset_file(root, manifest, "jurisdictions"))
     known_cities = {j.id for j in jurisdictions}
-    zones = _load_zones(root, manifest, known_cities)
+    zones = _load_zones(root, manifest, known_cities, extent)
     vertiports = _load_vertiports(root, manifest, jurisdictions, timezone)
     corridors = _load_corridors(root, manifest, jurisdictions, zones)
+    corridors_file = _dataset_file(root, manifest, "corridors")
+    for index, corridor in enumerate(corridors):
+        _check_extent(corridor.centreline, extent,
+                      _Where(str(corridors_file), index, corridor.id))
     _check_unique_ids(manifest_file, zones, vertiports, corridors)
+    ground = _load_ground(root, manifest, jurisdictions)
     return Dataset(
         name=_string(manifest, "name", manifest_file),
         description=_string(manifest, "description", manifest_file, default=""),
@@ -93,6 +125,7 @@ def load_dataset(folder: str | Path | None = None) -> Dataset:
         vertiports=tuple(vertiports),
         corridors=tuple(corridors),
         folder=root,
+        ground=ground,
     )
 
 
@@ -100,13 +133,113 @@ def load_dataset(folder: str | Path | None = None) -> Dataset:
 
 
 def _read_json(path: Path) -> Any:
+    """The parsed document, refused whole if oversized, unreadable, not JSON, nested too deeply
+    or holding text the system does not accept (``airspace.text``)."""
     try:
+        size_bytes = path.stat().st_size
+        if size_bytes > MAX_FILE_BYTES:
+            raise DatasetError(f"file is {size_bytes} bytes, more than the {MAX_FILE_BYTES} "
+                               "bytes a dataset file may have", file=str(path))
         with path.open("rb") as handle:
-            return json.load(handle)
+            content = handle.read()
     except FileNotFoundError as error:
         raise DatasetError("file not found", file=str(path)) from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (OSError, ValueError) as error:  # a folder, no permission, a NUL in the name
+        raise DatasetError(f"cannot be read: {error}", file=str(path)) from error
+    try:
+        document = json.loads(content)
+    except RecursionError as error:
+        raise DatasetError("not valid JSON: nested too deeply", file=str(path)) from error
+    except ValueError as error:  # also UnicodeDecodeError, and integers of over 4300 digits
         raise DatasetError(f"not valid JSON: {error}", file=str(path)) from error
+    _check_document(document, str(path))
+    return document
+
+
+_Entry = tuple[Any, int, Any, str | int | None]
+"""A value met while walking a document: ``(value, depth, parent entry, key in parent)``."""
+
+
+def _check_document(document: Any, file: str) -> None:
+    """Refuse nesting deeper than ``MAX_NESTING_DEPTH`` and strings (keys too) with refused
+    characters, naming where in the document (and the feature, for a FeatureCollection).
+
+    Iterative, and it keeps each value's parent rather than its path: the path is only built
+    for a message, so a walk over 20,000 positions takes milliseconds. (``json`` gives exact
+    ``dict``, ``list`` and ``str``, so ``type(...) is`` is enough.)
+    """
+    stack: list[_Entry] = [(document, 0, None, None)]
+    while stack:
+        entry = stack.pop()
+        value, depth = entry[0], entry[1]
+        kind = type(value)
+        if kind is str:
+            _check_text(value, document, file, entry)
+            continue
+        if depth >= MAX_NESTING_DEPTH:
+            path = _path_of(entry)
+            raise _document_error(f"nested more than {MAX_NESTING_DEPTH} levels deep at "
+                                  f"{_json_path(path)}", document, file, path)
+        if kind is dict:
+            for key in value:
+                _check_text(key, document, file, (key, depth + 1, entry, key))
+        for key, item in value.items() if kind is dict else enumerate(value):
+            item_kind = type(item)
+            if item_kind is str or item_kind is dict or item_kind is list:
+                stack.append((item, depth + 1, entry, key))
+
+
+def _path_of(entry: _Entry) -> tuple[str | int, ...]:
+    """The keys from the document's root down to ``entry``."""
+    keys: list[str | int] = []
+    while entry[2] is not None:
+        keys.append(entry[3] if entry[3] is not None else "")
+        entry = entry[2]
+    return tuple(reversed(keys))
+
+
+def _check_text(text: str, document: Any, file: str, entry: _Entry) -> None:
+    position = first_refused_character(text)
+    if position is not None:
+        path = _path_of(entry)
+        raise _document_error(
+            f"{_json_path(path)}: character {describe_character(text[position])} at position "
+            f"{position} is not allowed (control, bidirectional-control and lone surrogate "
+            "characters are refused)", document, file, path)
+
+
+def _json_path(path: tuple[str | int, ...]) -> str:
+    """``("features", 4, "properties", "name")`` -> ``features[4].properties.name``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + repr(part)[1:-1]
+    return text or "the document"
+
+
+def _document_error(problem: str, document: Any, file: str,
+                    path: tuple[str | int, ...]) -> DatasetError:
+    """The error, naming the feature when ``path`` lies inside one of ``features``."""
+    if len(path) < 2 or path[0] != "features" or not isinstance(path[1], int):
+        return DatasetError(problem, file=file)
+    feature = document["features"][path[1]]
+    properties = feature.get("properties") if isinstance(feature, dict) else None
+    raw_id = properties.get("id") if isinstance(properties, dict) else None
+    clean_id = (raw_id if isinstance(raw_id, str) and first_refused_character(raw_id) is None
+                else None)
+    return DatasetError(problem, file=file, feature_index=path[1], feature_id=clean_id)
+
+
+def _dataset_file(root: Path, manifest: dict[str, Any], key: str) -> Path:
+    """The file the manifest names under ``key``, which must lie inside the dataset folder."""
+    return _inside(root, _string(manifest, key, str(root / "manifest.json")))
+
+
+def _inside(root: Path, relative: str) -> Path:
+    path = root / relative
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise DatasetError(f"{relative!r} lies outside the dataset folder",
+                           file=str(root / "manifest.json"))
+    return path
 
 
 def _features(path: Path) -> Iterator[tuple[int, dict[str, Any], str]]:
@@ -217,12 +350,98 @@ def _geometry(feature: dict[str, Any], where: _Where, allowed: tuple[str, ...]) 
     if not isinstance(raw, dict) or raw.get("type") not in allowed:
         kind = raw.get("type") if isinstance(raw, dict) else raw
         raise where.error(f"geometry must be one of {', '.join(allowed)}, got {kind!r}")
+    _check_positions(raw.get("coordinates"), _POSITION_DEPTH[raw["type"]], where)
     try:
         geometry = shape(raw)
-    except (ValueError, TypeError, AttributeError, IndexError) as error:
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError,
+            shapely.errors.GEOSException) as error:
         raise where.error(f"malformed geometry: {error}") from error
     check_geometry(geometry, where)
     return geometry
+
+
+_POSITION_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2,
+                   "Polygon": 2, "MultiPolygon": 3}
+"""How many levels of arrays a geometry's ``coordinates`` hold above its positions."""
+
+
+def _check_positions(coordinates: Any, depth: int, where: _Where) -> None:
+    """Check the shape of ``coordinates`` before shapely sees them: arrays nested ``depth``
+    deep around positions of two or three finite numbers, at most
+    ``MAX_POSITIONS_PER_GEOMETRY`` of them (counted as they are met, so a file with millions
+    is refused after the first 200,000).
+
+    Why before: shapely turns a NaN in a ring into a ``GEOSException``, an object where an
+    array belongs into a ``KeyError``, and deep nesting into a ``RecursionError``.
+    """
+    count = 0
+    stack: list[tuple[Any, int, str]] = [(coordinates, depth, "coordinates")]
+    while stack:
+        value, level, path = stack.pop()
+        if type(value) is not list:
+            raise where.error(f"{path} must be an array, got {_json_kind(value)}")
+        if level > 1:
+            stack.extend((item, level - 1, f"{path}[{index}]")
+                         for index, item in enumerate(value))
+            continue
+        positions = [value] if level == 0 else value
+        count += len(positions)
+        if count > MAX_POSITIONS_PER_GEOMETRY:
+            raise where.error(f"geometry has more than {MAX_POSITIONS_PER_GEOMETRY} positions")
+        for index, position in enumerate(positions):
+            if not _is_position(position):
+                at = path if level == 0 else f"{path}[{index}]"
+                raise where.error(f"{at} must be a position [lng, lat] of finite numbers, got "
+                                  f"{json.dumps(position)[:80]}")
+
+
+def _is_position(value: Any) -> bool:
+    """True for ``[lng, lat]`` or ``[lng, lat, alt]`` of finite numbers (not booleans)."""
+    if type(value) is not list or not 2 <= len(value) <= 3:
+        return False
+    for number in value:
+        kind = type(number)
+        if (kind is not float and kind is not int) or not math.isfinite(number):
+            return False
+    return True
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, for messages: ``null``, ``a number``, ``an object``, ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an object"
+
+
+def _service_extent(jurisdictions: list[Jurisdiction],
+                    file: Path) -> tuple[float, float, float, float]:
+    """The cities' bounding box ``(min_lng, min_lat, max_lng, max_lat)``, at most
+    ``MAX_SERVICE_AREA_SPAN_DEG`` each way."""
+    boxes = [j.boundary.bounds for j in jurisdictions]
+    min_lng, min_lat = min(box[0] for box in boxes), min(box[1] for box in boxes)
+    max_lng, max_lat = max(box[2] for box in boxes), max(box[3] for box in boxes)
+    if max(max_lng - min_lng, max_lat - min_lat) > MAX_SERVICE_AREA_SPAN_DEG:
+        raise DatasetError(f"the cities span [{min_lng}, {min_lat}, {max_lng}, {max_lat}] "
+                           f"(lng, lat): more than {MAX_SERVICE_AREA_SPAN_DEG} degrees",
+                           file=str(file))
+    return min_lng, min_lat, max_lng, max_lat
+
+
+def _check_extent(geometry: BaseGeometry, extent: tuple[float, float, float, float],
+                  where: _Where) -> None:
+    """Refuse a geometry reaching more than ``FEATURE_MARGIN_DEG`` beyond the cities' box."""
+    min_lng, min_lat, max_lng, max_lat = extent
+    west, south, east, north = geometry.bounds
+    if (west < min_lng - FEATURE_MARGIN_DEG or south < min_lat - FEATURE_MARGIN_DEG
+            or east > max_lng + FEATURE_MARGIN_DEG or north > max_lat + FEATURE_MARGIN_DEG):
+        raise where.error(
+            f"geometry spans [{west}, {south}, {east}, {north}] (lng, lat): more than "
+            f"{FEATURE_MARGIN_DEG} degrees beyond the cities' extent "
+            f"[{min_lng:.3f}, {min_lat:.3f}, {max_lng:.3f}, {max_lat:.3f}]")
 
 
 def check_geometry(geometry: BaseGeometry, where: _Where) -> None:
@@ -282,7 +501,7 @@ def _grid_spec(raw: Any, file: str) -> GridSpec:
 
 
 def _load_jurisdictions(root: Path, manifest: dict[str, Any], timezone: str) -> list[Jurisdiction]:
-    path = root / _string(manifest, "jurisdictions", str(root / "manifest.json"))
+    path = _dataset_file(root, manifest, "jurisdictions")
     result = []
     for index, feature, feature_id in _features(path):
         where = _Where(str(path), index, feature_id)
@@ -313,7 +532,9 @@ def _policy(raw: Any, timezone: str, where: _Where) -> Policy:
         raise where.error("'policy' must be an object")
     defaults = Policy()
     categories = raw.get("review_categories", [])
-    if not isinstance(categories, list) or not set(categories) <= _DRONE_CATEGORIES:
+    if not isinstance(categories, list) or not all(
+            isinstance(category, str) and category in _DRONE_CATEGORIES
+            for category in categories):
         raise where.error(f"'review_categories' must be a list of {sorted(_DRONE_CATEGORIES)}")
     fast_track = raw.get("emergency_fast_track", True)
     if not isinstance(fast_track, bool):
@@ -337,7 +558,8 @@ def _policy(raw: Any, timezone: str, where: _Where) -> Policy:
         )
 
 
-def _load_zones(root: Path, manifest: dict[str, Any], cities: set[str]) -> list[Zone]:
+def _load_zones(root: Path, manifest: dict[str, Any], cities: set[str],
+                extent: tuple[float, float, float, float]) -> list[Zone]:
     entries = manifest.get("zones", [])
     manifest_file = str(root / "manifest.json")
     if not isinstance(entries, list):
@@ -348,18 +570,23 @@ def _load_zones(root: Path, manifest: dict[str, Any], cities: set[str]) -> list[
             entry = {"path": entry, "format": "geojson"}
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             raise DatasetError("each 'zones' entry needs a 'path'", file=manifest_file)
-        path = root / entry["path"]
+        path = _inside(root, entry["path"])
         kind = entry.get("format", "geojson")
         if kind == "geojson":
-            zones.extend(_geojson_zones(path, cities))
+            file_zones = _geojson_zones(path, cities)
+            for index, zone in enumerate(file_zones):  # one zone per feature, in order
+                _check_extent(zone.geometry, extent, _Where(str(path), index, zone.id))
         elif kind in ("ed269", "ed318"):
             from airspace import eurocae  # only datasets that use it pay for the import
 
             convert = eurocae.ed269_to_zones if kind == "ed269" else eurocae.ed318_to_zones
-            zones.extend(convert(_read_json(path), file=str(path)))
+            file_zones = convert(_read_json(path), file=str(path))
+            for zone in file_zones:
+                _check_extent(zone.geometry, extent, _Where(str(path), feature_id=zone.id))
         else:
             raise DatasetError(f"unknown zone format {kind!r} (geojson, ed269, ed318)",
                                file=manifest_file)
+        zones.extend(file_zones)
     return zones
 
 
@@ -377,7 +604,8 @@ def _geojson_zones(path: Path, cities: set[str]) -> list[Zone]:
             raise where.error(f"unknown class {raw_class!r}") from error
         windows = _windows(props.get("active_windows"), where)
         jurisdiction = props.get("jurisdiction")
-        if jurisdiction is not None and jurisdiction not in cities:
+        if jurisdiction is not None and (not isinstance(jurisdiction, str)
+                                         or jurisdiction not in cities):
             raise where.error(f"unknown jurisdiction {jurisdiction!r}")
         with _guarded(where):
             zones.append(Zone(
@@ -416,7 +644,7 @@ def _windows(raw: Any, where: _Where) -> tuple[TimeWindow, ...]:
 
 def _load_vertiports(root: Path, manifest: dict[str, Any], jurisdictions: list[Jurisdiction],
                      timezone: str) -> list[Vertiport]:
-    path = root / _string(manifest, "vertiports", str(root / "manifest.json"))
+    path = _dataset_file(root, manifest, "vertiports")
     by_id = {j.id: j for j in jurisdictions}
     result = []
     for index, feature, feature_id in _features(path):
@@ -429,7 +657,7 @@ def _load_vertiports(root: Path, manifest: dict[str, Any], jurisdictions: list[J
         if not containing:
             raise where.error(
                 f"vertiport at [{point.x}, {point.y}] lies outside every jurisdiction")
-        if city not in by_id:
+        if not isinstance(city, str) or city not in by_id:
             raise where.error(f"unknown jurisdiction {city!r}")
         if city not in containing:
             raise where.error(f"vertiport lies in {containing[0]!r}, not in {city!r}")
@@ -455,7 +683,7 @@ def _load_corridors(root: Path, manifest: dict[str, Any], jurisdictions: list[Ju
                     zones: list[Zone]) -> list[Corridor]:
     from airspace.geo import lnglat_to_metric
 
-    path = root / _string(manifest, "corridors", str(root / "manifest.json"))
+    path = _dataset_file(root, manifest, "corridors")
     prohibited = [z for z in zones if z.airspace_class is AirspaceClass.PROHIBITED]
     prohibited_m = [lnglat_to_metric(z.geometry) for z in prohibited]
     result = []
@@ -487,6 +715,51 @@ def _load_corridors(root: Path, manifest: dict[str, Any], jurisdictions: list[Ju
             ))
     _check_unique(str(path), [corridor.id for corridor in result])
     return result
+
+
+def _load_ground(root: Path, manifest: dict[str, Any],
+                 jurisdictions: list[Jurisdiction]) -> GroundModel | None:
+    """The ground model named by the manifest's optional ``ground`` key (a GeoJSON file)."""
+    if manifest.get("ground") is None:
+        return None
+    path = _dataset_file(root, manifest, "ground")
+    by_id = {j.id: j for j in jurisdictions}
+    areas = []
+    for index, feature, feature_id in _features(path):
+        where = _Where(str(path), index, feature_id)
+        props = feature["properties"]
+        if feature.get("geometry") is None:
+            # A coarse area: the whole of a city, named instead of drawn again.
+            city = props.get("jurisdiction")
+            if not isinstance(city, str) or city not in by_id:
+                raise where.error(f"a feature without geometry needs a known 'jurisdiction', "
+                                  f"got {city!r}")
+            geometry = by_id[city].boundary
+        else:
+            geometry = _geometry(feature, where, ("Polygon", "MultiPolygon"))
+        with _guarded(where):
+            areas.append(GroundArea(
+                id=feature_id,
+                geometry=geometry,
+                ground_min_amsl_m=_number(props, "ground_min_amsl_m", where),
+                ground_max_amsl_m=_number(props, "ground_max_amsl_m", where),
+                geoid_min_m=_number(props, "geoid_min_m", where),
+                geoid_max_m=_number(props, "geoid_max_m", where),
+                source=_string(props, "source", str(path), default="", where=where),
+            ))
+    _check_unique(str(path), [area.id for area in areas])
+    # Every city whole, so that any outline inside the service area has a ground height.
+    uncovered = set(by_id) - _ground_cities(areas, by_id)
+    if uncovered:
+        raise DatasetError(f"the ground model does not cover the whole of {sorted(uncovered)}",
+                           file=str(path))
+    return GroundModel(areas)
+
+
+def _ground_cities(areas: list[GroundArea], by_id: dict[str, Jurisdiction]) -> set[str]:
+    """The cities whose whole boundary one of the areas covers."""
+    return {city for city, jurisdiction in by_id.items()
+            if any(area.geometry.covers(jurisdiction.boundary) for area in areas)}
 
 
 def _check_unique(file: str, ids: list[str]) -> None:

@@ -30,6 +30,7 @@ from airspace.grid import (
     latlng_to_cell,
     shape_to_cells,
 )
+from airspace.ground import GroundModel
 from airspace.loading import Dataset, GridSpec
 from airspace.timing import require_aware
 
@@ -69,6 +70,8 @@ class Airspace:
         self.jurisdictions: dict[str, Jurisdiction] = {j.id: j for j in dataset.jurisdictions}
         self.vertiports: dict[str, Vertiport] = {v.id: v for v in dataset.vertiports}
         self.corridors: dict[str, Corridor] = {c.id: c for c in dataset.corridors}
+        self.ground: GroundModel | None = dataset.ground
+        """Ground heights, for altitudes above the WGS84 ellipsoid (``airspace.ground``)."""
         self.zones: dict[str, Zone] = {}
         self._zone_cells: dict[Cell, list[Zone]] = defaultdict(list)
         self._zone_metric: dict[str, BaseGeometry] = {}

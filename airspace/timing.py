@@ -10,16 +10,41 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from airspace.errors import NaiveDatetimeError
+from airspace.errors import InvalidInstantError, NaiveDatetimeError
+
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+"""The earliest instant accepted (inclusive)."""
+
+LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+"""The first instant refused. Far from ``datetime.max`` (year 9999) on purpose: windows,
+buffers, searches for a later departure and local times of day add hours or days to instants,
+and must never step outside what ``datetime`` can hold (an ``OverflowError`` is not an
+answer)."""
 
 
 def require_aware(instant: datetime, name: str = "time") -> datetime:
-    """Return ``instant`` in UTC; raise ``NaiveDatetimeError`` if it has no time zone."""
+    """Return ``instant`` in UTC.
+
+    Raises
+    ------
+    NaiveDatetimeError
+        If ``instant`` has no time zone.
+    InvalidInstantError
+        If it is not a datetime, or outside ``[EARLIEST_TIME, LATEST_TIME)``.
+    """
     if not isinstance(instant, datetime):
-        raise NaiveDatetimeError(f"{name} must be a datetime, got {type(instant).__name__}")
+        raise InvalidInstantError(f"{name} must be a datetime, got {type(instant).__name__}")
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise NaiveDatetimeError(f"{name} {instant.isoformat()} has no time zone (use UTC, 'Z')")
-    return instant.astimezone(UTC)
+    try:
+        utc = instant.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before datetime.min in UTC
+        utc = None
+    if utc is None or not EARLIEST_TIME <= utc < LATEST_TIME:
+        raise InvalidInstantError(
+            f"{name} {instant.isoformat()} is outside the supported years "
+            f"{EARLIEST_TIME.year} to {LATEST_TIME.year - 1}")
+    return utc
 
 
 def parse_instant(text: object, name: str = "time") -> datetime:

@@ -22,9 +22,22 @@ from api import problems
 from api.airspace_views import AirspaceViews
 from api.auth import PrincipalRegistry
 from api.deps import Clock, Services, system_clock
+from api.interop import InteropService
+from api.interop_auth import TokenVerifier
 from api.limits import BodySizeLimit
+from api.rate_limits import RateLimiter, RateLimitMiddleware, document_429
 from api.routers import airspace as airspace_routes
-from api.routers import approvals, events, flight_plans, map_layers, pages, planning, regulators
+from api.routers import (
+    approvals,
+    events,
+    flight_planning,
+    flight_plans,
+    map_layers,
+    operational_intents,
+    pages,
+    planning,
+    regulators,
+)
 from api.routing import StrictQueryRoute
 from api.settings import Settings
 from api.streams import HEARTBEAT_S, EventHub
@@ -71,8 +84,9 @@ TAGS = [
 ]
 
 
-ROUTER_MODULES: tuple[Any, ...] = (airspace_routes, planning, flight_plans, regulators, approvals,
-                                   events, map_layers, pages)
+ROUTER_MODULES: tuple[Any, ...] = (airspace_routes, planning, flight_plans, operational_intents,
+                                   regulators, approvals, events, map_layers, pages,
+                                   flight_planning)
 """The router modules, in the order their paths appear in the OpenAPI document."""
 
 
@@ -121,7 +135,8 @@ def create_app(settings: Settings | None = None, *, airspace: Airspace | None = 
     Raises
     ------
     ValueError
-        For a malformed principals file or an unknown database URL scheme.
+        For a malformed principals file, an unknown database URL scheme or an unreadable
+        InterUSS public key (``UTM_INTERUSS_PUBLIC_KEY``).
     DatasetError
         If the airspace dataset is broken.
     """
@@ -136,6 +151,12 @@ def create_app(settings: Settings | None = None, *, airspace: Airspace | None = 
                       if settings.principals_file is not None else PrincipalRegistry())
     if not len(principals):
         log.warning("no principals configured (UTM_PRINCIPALS): only public endpoints answer")
+    interop_verifier = (  # before the store is opened, as the principals
+        TokenVerifier.from_file(settings.interuss_public_key_file, settings.interuss_audiences)
+        if settings.interuss_public_key_file is not None else None)
+    if interop_verifier is not None:
+        log.warning("InterUSS test-driver tokens are accepted (UTM_INTERUSS_PUBLIC_KEY, "
+                    "audience %s): for test runs only", ", ".join(settings.interuss_audiences))
     owns_store = store is None
     if store is None:
         store = _open_store(settings.database_url, airspace)
@@ -154,12 +175,20 @@ def create_app(settings: Settings | None = None, *, airspace: Airspace | None = 
     app = FastAPI(title="lowalt-utm", version=API_VERSION, description=DESCRIPTION,
                   openapi_tags=TAGS, lifespan=lifespan)
     app.state.services = services
+    # The InterUSS flight-planning interface (/flight_planning/v1, outside our OpenAPI).
+    app.state.interop = InteropService(engine)
+    app.state.interop_verifier = interop_verifier
     problems.install(app)
     for module in ROUTER_MODULES:
         app.include_router(module.router)
     app.include_router(service_router)
     pages.mount_static(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.state.rate_limiter = None
+    if settings.rate_limit is not None:  # added last: outermost, before the body is read
+        app.state.rate_limiter = RateLimiter(settings.rate_limit)
+        app.add_middleware(RateLimitMiddleware, limiter=app.state.rate_limiter,
+                           principals=principals)
     app.openapi = lambda: _openapi_with_problem(app)  # type: ignore[method-assign]
     return app
 
@@ -197,5 +226,7 @@ def _openapi_with_problem(app: FastAPI) -> dict[str, Any]:
             for parameter in document["paths"][path]["get"]["parameters"]:
                 if parameter["name"] == name:
                     parameter["schema"].update(minimum=low, maximum=high)
+        if app.state.rate_limiter is not None:
+            document_429(document)
         app.openapi_schema = document
     return app.openapi_schema

@@ -13,7 +13,7 @@ validation); instants go out in UTC with ``Z``; volumes have exactly the shape o
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,6 +30,10 @@ from pydantic import (
     model_serializer,
 )
 from pydantic_core import PydanticCustomError
+
+from airspace.errors import InvalidInstantError
+from airspace.text import describe_character, first_refused_character
+from airspace.timing import EARLIEST_TIME, LATEST_TIME, format_instant, require_aware
 
 # -- shared types -----------------------------------------------------------------------------
 
@@ -64,9 +68,12 @@ def parse_rfc3339(value: object) -> datetime:
         raise PydanticCustomError("rfc3339", "is not a valid instant: {error}",
                                   {"error": str(error)}) from None
     try:
-        return parsed.astimezone(UTC)
-    except OverflowError:
-        raise PydanticCustomError("rfc3339", "is out of range") from None
+        return require_aware(parsed)
+    except InvalidInstantError:
+        raise PydanticCustomError(
+            "rfc3339", "is out of range: instants are between {earliest} and {latest}",
+            {"earliest": format_instant(EARLIEST_TIME),
+             "latest": format_instant(LATEST_TIME)}) from None
 
 
 Instant = Annotated[
@@ -84,6 +91,21 @@ InstantOut = Annotated[str, WithJsonSchema({"type": "string", "format": "date-ti
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64,
                                               pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 """Ids of vertiports, drones, operators and cities: letters, digits, ``. _ : -``."""
+
+def _check_text(value: str) -> str:
+    """Free text as people write it (``airspace.text``): no control characters but tabs and
+    line breaks, no bidirectional controls, no lone surrogates."""
+    position = first_refused_character(value)
+    if position is not None:
+        raise PydanticCustomError(
+            "text", "character {character} at position {position} is not allowed in text "
+            "(control, bidirectional-control and lone surrogate characters are refused)",
+            {"character": describe_character(value[position]), "position": position})
+    return value
+
+
+Text = Annotated[str, AfterValidator(_check_text)]
+"""Free text (purpose, note, reason): printable characters, tabs and line breaks."""
 
 Latitude = Annotated[float, Field(ge=-90.0, le=90.0, description="WGS84 degrees")]
 Longitude = Annotated[float, Field(ge=-180.0, le=180.0, description="WGS84 degrees")]
@@ -194,7 +216,7 @@ class FlightPlanIn(StrictModel):
                           "departure or nothing)")
     drone: DroneIn
     priority: PriorityName = "commercial"
-    purpose: str = Field("", max_length=500)
+    purpose: Text = Field("", max_length=500)
     cruise_agl_m: float | None = Field(None, ge=10.0, le=1000.0)
     allow_review_airspace: bool = False
     operator_id: Identifier | None = Field(
@@ -215,7 +237,7 @@ class ReviewIn(StrictModel):
     """A city's verdict on its part of a pending flight."""
 
     decision: Literal["approve", "reject"]
-    note: str = Field("", max_length=500)
+    note: Text = Field("", max_length=500)
     jurisdiction: Identifier | None = Field(
         None, description="The city reviewed; default: the only one of the regulator's cities "
                           "with a review pending on this flight")
@@ -234,12 +256,26 @@ Position = Annotated[list[float], Field(min_length=2, max_length=3),
 """A GeoJSON position: [lng, lat] or [lng, lat, alt] (the altitude is ignored)."""
 
 
+def _check_closed(ring: list[list[float]]) -> list[list[float]]:
+    # RFC 7946 §3.1.6: a linear ring's first and last positions are the same. An open ring is
+    # refused rather than closed silently: the outline drawn would not be the one sent.
+    if ring[0][:2] != ring[-1][:2]:
+        raise PydanticCustomError(
+            "ring", "a ring must end where it starts (RFC 7946: the first and last positions "
+            "are equal)")
+    return ring
+
+
+Ring = Annotated[list[Position], Field(min_length=4, max_length=2000),
+                 AfterValidator(_check_closed)]
+"""A closed GeoJSON linear ring: at least 4 positions, the last equal to the first."""
+
+
 class PolygonIn(StrictModel):
-    """A GeoJSON Polygon in [lng, lat] degrees."""
+    """A GeoJSON Polygon in [lng, lat] degrees: an outer ring, then up to 19 holes."""
 
     type: Literal["Polygon"]
-    coordinates: list[Annotated[list[Position], Field(min_length=4, max_length=2000)]] = Field(
-        min_length=1, max_length=20)
+    coordinates: list[Ring] = Field(min_length=1, max_length=20)
 
 
 class ConstraintIn(StrictModel):
@@ -258,7 +294,7 @@ class ConstraintIn(StrictModel):
     start_time: Instant
     end_time: Instant
     airspace_class: Literal["prohibited", "restricted"] = Field(alias="class")
-    reason: str = Field("", max_length=500)
+    reason: Text = Field("", max_length=500)
     jurisdiction: Identifier | None = Field(
         None, description="The issuing city; default: the city the outline lies in")
 
@@ -394,16 +430,21 @@ class PadSlotOut(BaseModel):
 
 
 class FlightPlanOut(BaseModel):
-    """A flight plan with its decision, route, volumes and reviews."""
+    """A flight plan with its decision, route, volumes and reviews.
+
+    ``kind`` is ``routed`` (origin to destination, route found by the engine) or ``area`` (the
+    operator's own volumes, filed through the InterUSS interface: no origin, destination or
+    route; the departure window is the first volume's start)."""
 
     id: str
+    kind: Literal["routed", "area"]
     state: str
     operator_id: str
     priority: str
     purpose: str
     drone: DroneOut
-    origin: EndpointOut
-    destination: EndpointOut
+    origin: EndpointOut | None
+    destination: EndpointOut | None
     earliest_departure_time: InstantOut
     latest_departure_time: InstantOut
     approval_id: str | None

@@ -22,13 +22,23 @@ Status codes:
   well formed but the flight's state does not allow it;
 - 413 ``body_too_large``;
 - 415 ``unsupported_media_type``: a body that is not sent as JSON;
+- 429 ``rate_limited`` (with ``Retry-After``): the caller sent more requests than its rate
+  limit allows (``api.rate_limits``; off unless ``UTM_RATE_LIMIT`` is set);
 - 422 ``invalid_request`` (request validation) and the domain's codes for values that are well
   formed but unusable: ``unknown_vertiport`` (a vertiport id in a body that the airspace does
   not have is a 422, not a 404: the URL names no vertiport), ``outside_service_area``,
   ``endpoint_in_prohibited_airspace``, ``invalid_position``, ``naive_datetime``,
-  ``invalid_route_request``, ``no_route``, ``invalid_flight_plan``, ``invalid_constraint``,
-  ``invalid_cursor``;
-- 503 ``store_unavailable``, ``store_write_failed``, ``store_conflict`` (with ``Retry-After``).
+  ``invalid_instant``, ``invalid_route_request``, ``no_route``, ``invalid_flight_plan``,
+  ``invalid_constraint``, ``invalid_cursor``;
+- 503 ``store_unavailable`` (the database cannot be reached), ``store_write_failed`` (it
+  refused the write: disk full, read-only), ``store_conflict`` (a race between writers), each
+  with ``Retry-After``. A refused write or a conflict stored nothing; a database lost during
+  the commit itself leaves the outcome unknown (the plan may be listed). A full or read-only
+  database is a 503, not a 507: for the client it is the same as an unreachable one (the node
+  cannot take writes now; retry later or elsewhere), and generic clients and proxies retry
+  503s only. The cause is in ``detail`` in a word (``full``, ``read-only``); the database's
+  own message, which may name hosts and files, goes to the log only (ERROR for a refused
+  write, WARNING otherwise).
 """
 
 from __future__ import annotations
@@ -148,6 +158,8 @@ TITLES = {
     "endpoint_in_prohibited_airspace": "Endpoint in prohibited airspace",
     "invalid_position": "Invalid position",
     "naive_datetime": "Invalid instant",
+    "invalid_instant": "Invalid instant",
+    "rate_limited": "Too many requests",
     "invalid_route_request": "Invalid route request",
     "no_route": "No route",
     "invalid_flight_plan": "Invalid flight plan",
@@ -204,6 +216,9 @@ def _endpoint_field(message: str) -> str | None:
     return None
 
 
+_WRITE_REASONS = {"full": "full", "read_only": "read-only"}
+"""``StoreWriteError.reason`` as the client reads it in ``detail``."""
+
 _STATUS_BY_CODE = {"store_conflict": 503}
 """Errors known by code only (a race between writers: retry the whole request)."""
 
@@ -230,6 +245,13 @@ def domain_problem(error: AirspaceError | RoutingError | UtmError) -> ApiProblem
         field = f"{field}.vertiport"
     detail = str(error) or title_of(code, status)
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else {}
+    if isinstance(error, StoreWriteError):
+        log.error("the database refused a write: %s", error)
+        detail = (f"the database refused the write ({_WRITE_REASONS.get(error.reason, 'error')})"
+                  "; nothing was stored")
+    elif isinstance(error, StoreUnavailableError):
+        log.warning("the database is unavailable: %s", error)
+        detail = "the database is unavailable; retry later"
     if status == 500:  # a broken dataset at run time: do not leak file paths
         log.error("dataset error while serving a request: %s", error)
         detail = "the service's airspace data is broken"
@@ -258,8 +280,14 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return path
 
 
+MAX_LISTED_ERRORS = 20
+"""``errors`` lists at most this many fields (``detail`` counts the rest): a 1 MiB body with
+50,000 unknown keys would otherwise be answered with 4 MB of errors."""
+
+
 def validation_problem(error: RequestValidationError) -> ApiProblem:
-    """422 naming every field at fault; 400 if the body is not JSON at all."""
+    """422 naming the fields at fault (the first ``MAX_LISTED_ERRORS``); 400 if the body is
+    not JSON at all."""
     raw = list(error.errors())
     if any(item.get("type") == "json_invalid" for item in raw):
         invalid = next(item for item in raw if item.get("type") == "json_invalid")
@@ -272,15 +300,29 @@ def validation_problem(error: RequestValidationError) -> ApiProblem:
     errors = [
         FieldError(field=_field_path(item.get("loc", ())), message=str(item.get("msg", "")),
                    type=str(item.get("type", "")))
-        for item in raw
+        for item in raw[:MAX_LISTED_ERRORS]
     ]
     if not errors:
         return ApiProblem(422, "invalid_request", "the request is invalid")
     first = errors[0]
     detail = f"{first.field}: {first.message}"
-    if len(errors) > 1:
-        detail += f" (and {len(errors) - 1} more)"
+    if len(raw) > 1:
+        detail += f" (and {len(raw) - 1} more)"
     return ApiProblem(422, "invalid_request", detail, field=first.field, errors=errors)
+
+
+def unparsable_body_problem(cause: BaseException | None) -> ApiProblem:
+    """400 ``malformed_json`` for a body the JSON parser could not take: nested too deeply
+    (``RecursionError``), or an integer too long to convert (``ValueError``: Python refuses
+    more than 4300 digits, a guard against quadratic-time parsing)."""
+    if isinstance(cause, RecursionError):
+        reason = "it is nested too deeply"
+    elif isinstance(cause, ValueError):
+        reason = f"{cause}"
+    else:
+        reason = "it could not be parsed"
+    return ApiProblem(400, "malformed_json", f"the request body is not acceptable JSON: {reason}",
+                      field="body")
 
 
 # -- responses ------------------------------------------------------------------------------------
@@ -341,6 +383,8 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
+        if error.status_code == 400:  # FastAPI's only 400: a body its JSON parser gave up on
+            return problem_response(unparsable_body_problem(error.__cause__))
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code,
                                                                  "http_error")
         detail = error.detail if isinstance(error.detail, str) else title_of(code, 0)
@@ -373,9 +417,13 @@ _DESCRIPTIONS = {
          "`review_not_found`, `invalid_telemetry`).",
     413: "The request body is larger than the limit (`body_too_large`).",
     415: "The body is not sent as JSON (`unsupported_media_type`).",
+    429: "Too many requests from this principal (or, without a token, this address); retry "
+         "after `Retry-After` seconds (`rate_limited`).",
     422: "A field is invalid; `field` names it (`invalid_request` and the domain codes such as "
          "`unknown_vertiport`, `outside_service_area`, `invalid_flight_plan`).",
-    503: "The database is unavailable; retry after `Retry-After` seconds (`store_unavailable`).",
+    503: "The database is unavailable (`store_unavailable`), refused the write: full or "
+         "read-only (`store_write_failed`), or met a concurrent writer (`store_conflict`); "
+         "retry after `Retry-After` seconds.",
 }
 
 
@@ -392,7 +440,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             entry["headers"] = {"WWW-Authenticate": {
                 "description": "`Bearer` (with `error=\"invalid_token\"` for a bad token)",
                 "schema": {"type": "string"}}}
-        if status == 503:
+        if status in (429, 503):
             entry["headers"] = {"Retry-After": {"description": "seconds",
                                                 "schema": {"type": "string"}}}
         documented[status] = entry

@@ -6,7 +6,14 @@
   ``sichuan4``;
 - ``UTM_PRINCIPALS``: a JSON file listing the principals and their tokens (see ``api.auth``);
   default none: every call that needs a token answers 401;
-- ``UTM_MAX_BODY_BYTES``: the largest request body accepted (413 above it); default 1 MiB.
+- ``UTM_MAX_BODY_BYTES``: the largest request body accepted (413 above it); default 1 MiB;
+- ``UTM_INTERUSS_PUBLIC_KEY``: a PEM RSA public key; when set, the InterUSS flight-planning
+  interface (``/flight_planning/v1``) also accepts RS256 access tokens signed with it (the
+  InterUSS test driver's). Default none: off (see ``api.interop_auth``);
+- ``UTM_INTERUSS_AUDIENCE``: the host names those tokens must be issued for (``aud``), comma
+  separated; default ``localhost``;
+- ``UTM_RATE_LIMIT``: ``"requests per second, burst"`` per caller (``"20,40"``), 429 above
+  it (see ``api.rate_limits``); default ``off``.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from api.rate_limits import RateLimit
 
 DEFAULT_DATABASE_URL = "sqlite:///var/utm.sqlite"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -30,6 +39,11 @@ class Settings:
     principals_file: Path | None = None
     """None: no principals (only the public endpoints answer)."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    interuss_public_key_file: Path | None = None
+    """None: the InterUSS interface takes our own principals' tokens only."""
+    interuss_audiences: tuple[str, ...] = ("localhost",)
+    rate_limit: RateLimit | None = None
+    """None: no rate limit (the default)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -38,11 +52,13 @@ class Settings:
         Raises
         ------
         ValueError
-            If ``UTM_MAX_BODY_BYTES`` is not a positive integer.
+            If ``UTM_MAX_BODY_BYTES`` is not a positive integer, or ``UTM_RATE_LIMIT`` is
+            not ``"requests per second, burst"`` or ``off``.
         """
         env = os.environ if environ is None else environ
         airspace = env.get("UTM_AIRSPACE") or None
         principals = env.get("UTM_PRINCIPALS") or None
+        interuss_key = env.get("UTM_INTERUSS_PUBLIC_KEY") or None
         max_body = env.get("UTM_MAX_BODY_BYTES") or str(DEFAULT_MAX_BODY_BYTES)
         if not max_body.isdigit() or int(max_body) <= 0:
             raise ValueError(f"UTM_MAX_BODY_BYTES must be a positive integer, got {max_body!r}")
@@ -51,4 +67,9 @@ class Settings:
             airspace_folder=Path(airspace) if airspace else None,
             principals_file=Path(principals) if principals else None,
             max_body_bytes=int(max_body),
+            interuss_public_key_file=Path(interuss_key) if interuss_key else None,
+            interuss_audiences=tuple(
+                name.strip() for name in (env.get("UTM_INTERUSS_AUDIENCE") or "localhost")
+                .split(",") if name.strip()),
+            rate_limit=RateLimit.parse(env.get("UTM_RATE_LIMIT")),
         )

@@ -27,7 +27,7 @@ from routes import (
 )
 from utm.errors import UtmError
 from utm.flights import Flight
-from utm.plans import Drone, FlightPlan, Priority
+from utm.plans import AreaPlan, Drone, FlightPlan, Priority
 
 _PERFORMANCE_FIELDS = ("cruise_speed_mps", "climb_rate_mps", "descent_rate_mps",
                        "max_height_agl_m")
@@ -136,6 +136,14 @@ def flight_to_json(flight: Flight) -> dict[str, Any]:
     doc = flight.to_doc()
     plan = doc["plan"]
     decision = doc["decision"]
+    if isinstance(flight.plan, AreaPlan):
+        start = format_instant(flight.plan.start_time)
+        window = {"kind": "area", "origin": None, "destination": None,
+                  "earliest_departure_time": start, "latest_departure_time": start}
+    else:
+        window = {"kind": "routed", "origin": plan["origin"], "destination": plan["destination"],
+                  "earliest_departure_time": plan["earliest_departure_time"],
+                  "latest_departure_time": plan["latest_departure_time"]}
     return {
         "id": flight.id,
         "state": flight.state.value,
@@ -143,10 +151,7 @@ def flight_to_json(flight: Flight) -> dict[str, Any]:
         "priority": plan["priority"],
         "purpose": plan["purpose"],
         "drone": plan["drone"],
-        "origin": plan["origin"],
-        "destination": plan["destination"],
-        "earliest_departure_time": plan["earliest_departure_time"],
-        "latest_departure_time": plan["latest_departure_time"],
+        **window,
         "approval_id": flight.approval_id,
         "departure_time": doc["departure_time"],
         "arrival_time": doc["arrival_time"],

@@ -161,7 +161,10 @@ def run_one(store: str, nodes_count: int, plans: list[dict[str, Any]], clients: 
     with database(store, postgres_url, work) as url, \
             running_nodes(cities, url, principals, work / "logs") as nodes, \
             httpx.Client(timeout=120.0,
-                         limits=httpx.Limits(max_connections=clients + 8)) as client:
+                         # Idle connections are dropped before uvicorn's 5 s keep-alive
+                         # ends: a request sent on one it is closing is reset.
+                         limits=httpx.Limits(max_connections=clients + 8,
+                                             keepalive_expiry=2.0)) as client:
         # Warm-up: one plan per node two days later (caches, connections), not counted.
         for index, node in enumerate(nodes):
             warm = dict(plans[index], drone={"id": f"warm-{index}", "category": "light"},

@@ -71,11 +71,16 @@ class Endpoint:
     lng: float | None = None
 
     def __post_init__(self) -> None:
-        if (self.vertiport_id is None) == (self.lat is None or self.lng is None):
+        is_point = self.lat is not None or self.lng is not None
+        if (self.vertiport_id is None) != is_point:
             raise InvalidRequestError("an endpoint is either a vertiport id or a lat/lng point")
-        if self.lat is not None and self.lng is not None:
+        if self.vertiport_id is not None and (not isinstance(self.vertiport_id, str)
+                                              or not self.vertiport_id):
+            raise InvalidRequestError(
+                f"a vertiport id is a non-empty string, got {self.vertiport_id!r}")
+        if is_point:
             try:
-                check_latlng(self.lat, self.lng)
+                check_latlng(self.lat, self.lng)  # type: ignore[arg-type]  # checks None too
             except ValueError as error:
                 raise InvalidRequestError(str(error)) from error
 
@@ -288,7 +293,8 @@ class Planner:
         cruise = request.cruise_agl_m
         if cruise is None:
             cruise = min(DEFAULT_CRUISE_AGL_M, perf.max_height_agl_m - 5.0)
-        if isinstance(cruise, bool) or not math.isfinite(cruise):
+        if isinstance(cruise, bool) or not isinstance(cruise, int | float) \
+                or not math.isfinite(cruise):
             raise InvalidRequestError(f"cruise_agl_m must be a finite number, got {cruise!r}")
         if not 10.0 <= cruise <= perf.max_height_agl_m:
             raise InvalidRequestError(

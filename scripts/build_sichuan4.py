@@ -861,6 +861,8 @@ def build_manifest() -> dict[str, Any]:
         "zones": [{"path": ZONE_FILE, "format": "geojson"}],
         "vertiports": "vertiports.geojson",
         "corridors": "corridors.geojson",
+        # Hand-maintained (not written by this script): see PROVENANCE.md, "Ground heights".
+        "ground": "ground.geojson",
     }
 
 

@@ -32,6 +32,7 @@ LIBRARY_HOMES: dict[str, tuple[str, ...]] = {
     "psycopg2": ("utm/storage/",),
     "psycopg_pool": ("utm/storage/",),
     "sqlite3": ("utm/storage/",),
+    "jwt": ("api/interop_auth.py",),
 }
 """Library (top-level import name) -> files or folders (ending in ``/``) allowed to import it.
 ``utm/storage/`` may not exist yet; then no module may import a database driver."""

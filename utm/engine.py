@@ -15,7 +15,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -51,10 +51,11 @@ from utm.errors import (
     StoreConflictError,
 )
 from utm.flights import Conflict, Decision, Flight, PadSlot, Reason, ReviewStatus
-from utm.plans import FlightPlan, Priority
+from utm.plans import AnyPlan, AreaPlan, FlightPlan, Priority
+from utm.slots import PREEMPTABLE_STATES, Blockers, FootprintCache, Interval
 from utm.states import HOLDS_AIRSPACE, FlightState, check_transition
-from utm.storage.base import HeldVolume, Store, Transaction
-from utm.storage.keys import IndexSpec, footprint_cells, volume_keys
+from utm.storage.base import Store, Transaction
+from utm.storage.keys import IndexSpec, footprint_cells, reach_keys
 
 NEAR_HORIZON_S = 300.0
 """The first look ahead when searching a departure (see ``_search``)."""
@@ -153,6 +154,7 @@ class Engine:
         self._constraint_ids: set[str] = set()
         self._positions: dict[str, tuple[datetime, float, float, float]] = {}
         self._volumes: dict[int, tuple[Route, datetime, list[Volume4D]]] = {}
+        self._footprints = FootprintCache()
         self.sync_constraints()
 
     # -- events -------------------------------------------------------------------------
@@ -226,6 +228,34 @@ class Engine:
                     return result
             time.sleep(random.uniform(0.0, 0.002 * 2 ** attempt))
         raise AssertionError("unreachable")
+
+    def submit_area(self, plan: AreaPlan, now: datetime, *, flight_id: str | None = None,
+                    actor: str | None = None, mode: str = "keep") -> Flight:
+        """Decide an area-based plan: the operator's own 4-D volumes, neither moved nor
+        re-routed, held to the same invariants as routed plans (``utm.area_plans``).
+
+        Parameters
+        ----------
+        flight_id
+            An existing area-based flight (approved or pending review) to give the new
+            volumes to; None files a new plan.
+        mode
+            ``keep`` stores the decision whatever it is; ``if_approved`` stores it only if
+            approved outright (a new plan that is not is recorded as rejected, an update that
+            is not leaves the flight as it was); ``dry_run`` stores nothing.
+
+        Raises
+        ------
+        InvalidPlanError
+            Volumes outside the service area, too large to index, beyond the planning horizon
+            or all in the past; ``flight_id`` naming a routed plan.
+        InvalidTransitionError
+            ``flight_id`` naming a flight that is neither approved nor pending review.
+        """
+        from utm import area_plans
+
+        return area_plans.submit(self, plan, now, flight_id=flight_id, actor=actor,
+                                 mode=area_plans.AreaMode(mode))
 
     def evaluate(self, plan: FlightPlan, now: datetime) -> Flight:
         """What ``submit`` would decide now, without storing anything (a dry run: the
@@ -388,7 +418,7 @@ class Engine:
     def _cities(self, route: Route, departure_time: datetime) -> list[str]:
         return [j.id for j in self.airspace.jurisdictions_crossed(route.to_linestring())]
 
-    def _reject(self, tx: Transaction, flight_id: str, plan: FlightPlan, now: datetime,
+    def _reject(self, tx: Transaction, flight_id: str, plan: AnyPlan, now: datetime,
                 previous: Flight | None, events: list[Event], reasons: list[Reason],
                 conflicts: list[Conflict], jurisdictions: tuple[str, ...] = ()) -> Flight:
         if previous is not None:
@@ -440,14 +470,14 @@ class Engine:
             # to read grow with the horizon. The intervals found for a horizon are complete
             # for every delay up to it, so widening only when needed changes no decision.
             for horizon_s in sorted({min(NEAR_HORIZON_S, limit_s), limit_s}):
-                intervals, zone_blocked = self._forbidden(tx, base, cells, max(horizon_s, 0.0),
-                                                          plan, preempt_rank)
+                blockers, zone_blocked = self._forbidden(tx, base, cells, max(horizon_s, 0.0),
+                                                         plan, preempt_rank)
                 delay_s = None if zone_blocked or horizon_s < 0 else self._first_free(
-                    tx, route, earliest, intervals, horizon_s, preempt_rank)
+                    tx, route, earliest, blockers, horizon_s, preempt_rank)
                 if delay_s is not None or zone_blocked:
                     break
             if position == 0:
-                first_conflicts, first_volumes = self._conflicts_at(tx, intervals, base, 0.0,
+                first_conflicts, first_volumes = self._conflicts_at(tx, blockers, base, 0.0,
                                                                     route, earliest)
                 if zone_blocked:
                     first_conflicts.append(zone_blocked)
@@ -457,7 +487,7 @@ class Engine:
             volumes = [volume.shifted(delay) for volume in base] if delay_s else base
             departure = earliest + delay
             pads, pad_preempted = self._take_pads(tx, route, departure, preempt_rank)
-            preempted = {iv[2] for iv in intervals if iv[3] and iv[0] < delay_s < iv[1]}
+            preempted = {iv.ref for iv in blockers.all_at(delay_s) if iv.preemptable}
             best = _Slot(route, departure, volumes, pads, preempted | pad_preempted)
             if delay_s == 0.0:
                 break
@@ -481,15 +511,51 @@ class Engine:
 
     def _forbidden(self, tx: Transaction, base: list[Volume4D], cells: list[frozenset[Cell]],
                    window_s: float, plan: FlightPlan, preempt_rank: int | None
-                   ) -> tuple[list[tuple[float, float, str, bool, int]], Conflict | None]:
-        """Forbidden delay intervals ``(lo, hi, flight_id, preemptable, volume index)`` from
-        held volumes and time-limited zones; a Conflict if a permanent zone blocks the route."""
+                   ) -> tuple[Blockers, Conflict | None]:
+        """The delays in ``[0, window_s]`` that held volumes and time-limited zones forbid
+        (see ``utm.slots``); a Conflict if a permanent zone blocks the route."""
+        blockers = Blockers(self._footprints)
+        if self.config.candidate_strategy == "index":
+            keys = reach_keys(base, cells, self.store.layers, self.spec, window_s)
+            blockers.add_pairs(base, list(tx.candidates(keys)), window_s, preempt_rank)
+        else:
+            self._forbidden_naive(tx, base, window_s, preempt_rank, blockers)
+        blocking = [AirspaceClass.PROHIBITED]
+        if not plan.allow_review_airspace:
+            blocking += [AirspaceClass.RESTRICTED, AirspaceClass.CONTROLLED]
         window = timedelta(seconds=window_s)
-        intervals: list[tuple[float, float, str, bool, int]] = []
-        candidates_of = self._candidate_finder(tx, base, window)
-        for index, (volume, volume_cells) in enumerate(zip(base, cells, strict=True)):
+        for volume in base:
+            for zone in self.airspace.zones_touching(
+                volume.outline_m, volume.floor_agl_m, volume.ceiling_agl_m, volume.start_time,
+                volume.end_time + window, blocking,
+            ):
+                if not zone.active_windows:
+                    message = f"enters {zone.airspace_class.value} zone {zone.id}"
+                    return blockers, Conflict("zone", zone.id, message)
+                for active in zone.active_windows:
+                    blockers.confirm(Interval(
+                        (active.start_time - volume.end_time).total_seconds(),
+                        (active.end_time - volume.start_time).total_seconds(),
+                        f"zone:{zone.id}", False, -1,
+                    ))
+        return blockers, None
+
+    def _forbidden_naive(self, tx: Transaction, base: list[Volume4D], window_s: float,
+                         preempt_rank: int | None, blockers: Blockers) -> None:
+        """The naive way, for the benchmark's baselines (``EngineConfig.candidate_strategy``
+        ``scan`` or ``strtree``): every held volume overlapping the time range in question
+        (optionally through an STRtree of their outlines), exact geometry for every pair."""
+        window = timedelta(seconds=window_s)
+        in_time = list(tx.held_between(min(v.start_time for v in base),
+                                       max(v.end_time for v in base) + window))
+        tree = STRtree([held.volume.outline_m for held in in_time])
+        for index, volume in enumerate(base):
+            if self.config.candidate_strategy == "strtree":
+                candidates = [in_time[int(i)] for i in tree.query(volume.outline_m)]
+            else:
+                candidates = in_time
             reach_end = volume.end_time + window
-            for held in candidates_of(volume, volume_cells):
+            for held in candidates:
                 other = held.volume
                 if other.end_time <= volume.start_time or other.start_time >= reach_end:
                     continue
@@ -498,81 +564,22 @@ class Engine:
                     continue
                 if not footprints_intersect(volume.outline_m, other.outline_m):
                     continue
-                preemptable = (preempt_rank is not None and held.priority_rank < preempt_rank
-                               and held.state in (FlightState.APPROVED,
-                                                  FlightState.PENDING_REVIEW))
-                intervals.append((
+                blockers.confirm(Interval(
                     (other.start_time - volume.end_time).total_seconds(),
                     (other.end_time - volume.start_time).total_seconds(),
-                    held.flight_id, preemptable, index,
+                    held.flight_id,
+                    preempt_rank is not None and held.priority_rank < preempt_rank
+                    and held.state in PREEMPTABLE_STATES,
+                    index,
                 ))
-        blocking = [AirspaceClass.PROHIBITED]
-        if not plan.allow_review_airspace:
-            blocking += [AirspaceClass.RESTRICTED, AirspaceClass.CONTROLLED]
-        for volume in base:
-            for zone in self.airspace.zones_touching(
-                volume.outline_m, volume.floor_agl_m, volume.ceiling_agl_m, volume.start_time,
-                volume.end_time + window, blocking,
-            ):
-                if not zone.active_windows:
-                    message = f"enters {zone.airspace_class.value} zone {zone.id}"
-                    return intervals, Conflict("zone", zone.id, message)
-                for active in zone.active_windows:
-                    intervals.append((
-                        (active.start_time - volume.end_time).total_seconds(),
-                        (active.end_time - volume.start_time).total_seconds(),
-                        f"zone:{zone.id}", False, -1,
-                    ))
-        return intervals, None
-
-    def _candidate_finder(self, tx: Transaction, base: list[Volume4D], window: timedelta
-                          ) -> Callable[[Volume4D, frozenset[Cell]], Iterable[HeldVolume]]:
-        """How ``_forbidden`` finds held volumes that may meet one of ``base`` within the
-        window (see ``EngineConfig.candidate_strategy``)."""
-        strategy = self.config.candidate_strategy
-        if strategy == "index":
-            layers = self.store.layers
-
-            def from_index(volume: Volume4D, cells: frozenset[Cell]) -> Iterable[HeldVolume]:
-                stretched = replace(volume, end_time=volume.end_time + window,
-                                    outline_m=volume.outline_m)
-                return tx.candidates(volume_keys(stretched, cells, layers, self.spec))
-
-            return from_index
-        start = min(v.start_time for v in base)
-        end = max(v.end_time for v in base) + window
-        in_time = list(tx.held_between(start, end))
-        if strategy == "scan":
-            return lambda volume, cells: in_time
-        if strategy == "strtree":
-            tree = STRtree([held.volume.outline_m for held in in_time])
-
-            def from_tree(volume: Volume4D, cells: frozenset[Cell]) -> Iterable[HeldVolume]:
-                return [in_time[int(i)] for i in tree.query(volume.outline_m)]
-
-            return from_tree
-        raise ValueError(f"unknown candidate strategy {strategy!r}")
 
     def _first_free(self, tx: Transaction, route: Route, earliest: datetime,
-                    intervals: list[tuple[float, float, str, bool, int]], limit_s: float,
+                    blockers: Blockers, limit_s: float,
                     preempt_rank: int | None) -> float | None:
-        """The smallest delay in [0, limit_s] free of intervals, pads and closing hours."""
-        blocking = sorted((lo, hi) for lo, hi, _, preemptable, _ in intervals if not preemptable)
-        delay_s = 0.0
-        for _ in range(10_000):
-            for lo, hi in blocking:  # sweep: intervals sorted by start; open at both ends
-                if lo >= delay_s:
-                    break
-                if hi > delay_s:
-                    delay_s = hi
-            if delay_s > limit_s:
-                return None
-            wait_s = self._movement_wait(tx, route, earliest + timedelta(seconds=delay_s),
-                                         preempt_rank)
-            if wait_s <= 0.0:
-                return delay_s
-            delay_s += math.ceil(wait_s)
-        return None
+        """The smallest delay in [0, limit_s] free of other flights, zones, pads and closing
+        hours (exact: every pending pair at a delay about to be taken is compared first)."""
+        return blockers.first_free(limit_s, lambda delay_s: self._movement_wait(
+            tx, route, earliest + timedelta(seconds=delay_s), preempt_rank))
 
     def _movements(self, route: Route, departure: datetime) -> list[tuple[str, datetime, str]]:
         arrival = departure + timedelta(seconds=route.duration_s)
@@ -636,14 +643,15 @@ class Engine:
             slots.append(PadSlot(vertiport_id, pad, start, end, movement))
         return slots, preempted
 
-    def _conflicts_at(self, tx: Transaction, intervals: list[tuple[float, float, str, bool, int]],
+    def _conflicts_at(self, tx: Transaction, blockers: Blockers,
                       base: list[Volume4D], delay_s: float, route: Route,
                       departure: datetime) -> tuple[list[Conflict], list[Volume4D]]:
         """What stands in the way at ``delay_s`` (for the Decision and for re-routing)."""
         conflicts: dict[str, Conflict] = {}
         volumes: list[Volume4D] = []
-        for lo, hi, ref, preemptable, index in intervals:
-            if preemptable or not lo < delay_s < hi:
+        for interval in blockers.all_at(delay_s):
+            ref, index = interval.ref, interval.index
+            if interval.preemptable:
                 continue
             if ref.startswith("zone:"):
                 conflicts.setdefault(ref, Conflict("zone", ref[5:], f"enters zone {ref[5:]} "
@@ -699,6 +707,10 @@ class Engine:
         released = flight.evolve(state=flight.state, volumes=(), pad_slots=(),
                                  notes=(*flight.notes, note))
         tx.put_flight(released)  # its old volumes must not block its own re-plan
+        if isinstance(flight.plan, AreaPlan):  # the operator's own volumes: never moved
+            from utm import area_plans
+
+            return area_plans.redecide(self, tx, flight, released, now, note, events)
         try:
             routes = self._route_options(
                 flight.plan, max(now, flight.plan.earliest_departure_time), (),

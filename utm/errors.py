@@ -66,9 +66,19 @@ class StoreUnavailableError(UtmError, ConnectionError):
 
 
 class StoreWriteError(UtmError, OSError):
-    """The database refused a write (disk full, read-only file); nothing was stored."""
+    """The database refused a write (disk full, read-only file); nothing was stored.
+
+    ``reason`` is ``"full"`` (no space left), ``"read_only"`` (the file, its file system or
+    the server is read-only) or ``"refused"`` (another error while writing)."""
 
     code = "store_write_failed"
+
+    def __init__(self, message: str, *, reason: str = "refused") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class StoreConflictError(UtmError, RuntimeError):

@@ -24,7 +24,7 @@ from routes import (
     Volume4D,
     Waypoint,
 )
-from utm.plans import Drone, FlightPlan, Priority
+from utm.plans import AnyPlan, AreaPlan, Drone, FlightPlan, Priority
 from utm.states import FlightState
 
 
@@ -102,7 +102,8 @@ class Flight:
     """Everything the system knows about one flight plan."""
 
     id: str
-    plan: FlightPlan
+    plan: AnyPlan
+    """A routed ``FlightPlan`` or an ``AreaPlan`` (then ``route`` is None)."""
     state: FlightState
     decision: Decision
     created_time: datetime
@@ -223,18 +224,42 @@ def _endpoint_from_doc(doc: dict[str, Any]) -> Endpoint:
     return Endpoint(lat=doc["lat"], lng=doc["lng"])
 
 
-def _plan_to_doc(plan: FlightPlan) -> dict[str, Any]:
-    perf = plan.drone.performance
+def _drone_to_doc(drone: Drone) -> dict[str, Any]:
+    perf = drone.performance
+    return {
+        "id": drone.id,
+        "category": perf.category.value,
+        "cruise_speed_mps": perf.cruise_speed_mps,
+        "climb_rate_mps": perf.climb_rate_mps,
+        "descent_rate_mps": perf.descent_rate_mps,
+        "max_height_agl_m": perf.max_height_agl_m,
+    }
+
+
+def _drone_from_doc(drone: dict[str, Any]) -> Drone:
+    performance = DronePerformance(
+        DroneCategory(drone["category"]), drone["cruise_speed_mps"], drone["climb_rate_mps"],
+        drone["descent_rate_mps"], drone["max_height_agl_m"],
+    )
+    return Drone(drone["id"], performance)
+
+
+def _plan_to_doc(plan: AnyPlan) -> dict[str, Any]:
+    if isinstance(plan, AreaPlan):
+        # "kind" tells the two apart; routed plans have none (documents written before
+        # area-based plans existed read the same).
+        return {
+            "kind": "area",
+            "operator_id": plan.operator_id,
+            "drone": _drone_to_doc(plan.drone),
+            "volumes": [volume.to_json() for volume in plan.volumes],
+            "priority": plan.priority.value,
+            "purpose": plan.purpose,
+            "reference": plan.reference,
+        }
     return {
         "operator_id": plan.operator_id,
-        "drone": {
-            "id": plan.drone.id,
-            "category": perf.category.value,
-            "cruise_speed_mps": perf.cruise_speed_mps,
-            "climb_rate_mps": perf.climb_rate_mps,
-            "descent_rate_mps": perf.descent_rate_mps,
-            "max_height_agl_m": perf.max_height_agl_m,
-        },
+        "drone": _drone_to_doc(plan.drone),
         "origin": _endpoint_to_doc(plan.origin),
         "destination": _endpoint_to_doc(plan.destination),
         "earliest_departure_time": format_instant(plan.earliest_departure_time),
@@ -246,15 +271,19 @@ def _plan_to_doc(plan: FlightPlan) -> dict[str, Any]:
     }
 
 
-def _plan_from_doc(doc: dict[str, Any]) -> FlightPlan:
-    drone = doc["drone"]
-    performance = DronePerformance(
-        DroneCategory(drone["category"]), drone["cruise_speed_mps"], drone["climb_rate_mps"],
-        drone["descent_rate_mps"], drone["max_height_agl_m"],
-    )
+def _plan_from_doc(doc: dict[str, Any]) -> AnyPlan:
+    if doc.get("kind") == "area":
+        return AreaPlan(
+            operator_id=doc["operator_id"],
+            drone=_drone_from_doc(doc["drone"]),
+            volumes=tuple(Volume4D.from_json(v) for v in doc["volumes"]),
+            priority=Priority(doc["priority"]),
+            purpose=doc.get("purpose", ""),
+            reference=doc.get("reference", ""),
+        )
     return FlightPlan(
         operator_id=doc["operator_id"],
-        drone=Drone(drone["id"], performance),
+        drone=_drone_from_doc(doc["drone"]),
         origin=_endpoint_from_doc(doc["origin"]),
         destination=_endpoint_from_doc(doc["destination"]),
         earliest_departure_time=parse_instant(doc["earliest_departure_time"]),

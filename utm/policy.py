@@ -15,7 +15,7 @@ from airspace import Airspace, AirspaceClass
 from airspace.classes import TRUE_HEIGHT_LIMIT_M
 from routes import FlightBuffers, Volume4D
 from utm.flights import Reason
-from utm.plans import FlightPlan, Priority
+from utm.plans import AnyPlan, Priority
 
 
 class Outcome(IntEnum):
@@ -47,7 +47,7 @@ def split_by_jurisdiction(airspace: Airspace,
 
 def evaluate(
     airspace: Airspace,
-    plan: FlightPlan,
+    plan: AnyPlan,
     volumes: Sequence[Volume4D],
     departure_time: datetime,
     now: datetime,
@@ -136,7 +136,7 @@ def strictest(verdicts: Sequence[CityVerdict]) -> Outcome:
     return max((verdict.outcome for verdict in verdicts), default=Outcome.AUTOMATIC)
 
 
-def required_lead_s(airspace: Airspace, cities: Sequence[str], plan: FlightPlan) -> float:
+def required_lead_s(airspace: Airspace, cities: Sequence[str], plan: AnyPlan) -> float:
     """The longest lead time among ``cities`` (zero for emergencies)."""
     if plan.priority is Priority.EMERGENCY:
         return 0.0

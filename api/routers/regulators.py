@@ -11,7 +11,7 @@ import shapely
 from fastapi import APIRouter, Query, Response
 from shapely.geometry import Polygon
 
-from airspace import AirspaceClass, AirspaceError
+from airspace import Airspace, AirspaceClass, AirspaceError
 from airspace.geo import check_geometry_lnglat, lnglat_to_metric
 from api import problems
 from api.auth import CurrentPrincipal, Principal, RegulatorOrAdmin, Role
@@ -121,7 +121,9 @@ def new_constraint_id(now: datetime) -> str:
     return f"cs-{int(now.timestamp() * 1000):011x}{secrets.token_hex(3)}"
 
 
-def _outline(body: ConstraintIn) -> Polygon:
+def _outline(body: ConstraintIn, airspace: Airspace) -> Polygon:
+    """The outline as a polygon: valid, inside the service area's extent, at most
+    ``MAX_CONSTRAINT_AREA_M2``; 422 naming ``outline`` otherwise."""
     rings = [[(position[0], position[1]) for position in ring]
              for ring in body.outline.coordinates]
     try:
@@ -132,7 +134,16 @@ def _outline(body: ConstraintIn) -> Polygon:
     except (ValueError, shapely.errors.GEOSException) as error:
         raise ApiProblem(422, "invalid_position", f"not a valid polygon: {error}",
                          field="outline") from None
-    if lnglat_to_metric(outline).area > MAX_CONSTRAINT_AREA_M2:
+    # Before projecting: the metric projection only holds near the region, and a polygon
+    # around the globe projects to a degenerate one of zero area (which would pass the limit).
+    min_lng, min_lat, max_lng, max_lat = airspace.service_area.bounds
+    west, south, east, north = outline.bounds
+    if west < min_lng or south < min_lat or east > max_lng or north > max_lat:
+        raise ApiProblem(422, "outside_service_area", "the outline reaches beyond the service "
+                         f"area's extent [{min_lng:.3f}, {min_lat:.3f}, {max_lng:.3f}, "
+                         f"{max_lat:.3f}] (lng, lat)", field="outline")
+    area_m2 = lnglat_to_metric(outline).area
+    if not area_m2 <= MAX_CONSTRAINT_AREA_M2:  # also refuses NaN
         raise ApiProblem(422, "invalid_constraint", "a constraint covers at most "
                          f"{MAX_CONSTRAINT_AREA_M2 / 1e6:.0f} km²", field="outline")
     return outline
@@ -149,7 +160,7 @@ def issue_constraint(principal: RegulatorOrAdmin, engine: EngineDep, now: Now,
     `replan_required`); flights already flying inside it raise an alert. A regulator issues
     constraints inside its own cities only: an outline reaching into another city is 403.
     """
-    outline = _outline(body)
+    outline = _outline(body, engine.airspace)
     crossed = [city.id for city in engine.airspace.jurisdictions_crossed(outline)]
     if not crossed:
         raise ApiProblem(422, "outside_service_area", "the outline lies outside every city",

@@ -19,6 +19,7 @@ that schemathesis also sends requests without it and checks they are refused.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -28,8 +29,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 from testbed import TOKENS
 
-MAX_EXAMPLES = 20
-"""Per operation: enough to find the usual gaps, small enough for a run of a minute or two."""
+MAX_EXAMPLES = int(os.environ.get("UTM_FUZZ_EXAMPLES", "30"))
+"""Per operation (``UTM_FUZZ_EXAMPLES``, shared with ``tests/test_domain_fuzz.py``): the default
+finds the usual gaps in about a minute; raise it for a deeper run before a release
+(``UTM_FUZZ_EXAMPLES=500 pytest tests/api/test_openapi.py``)."""
 
 CONFIG = {
     "checks": {"positive_data_acceptance": {

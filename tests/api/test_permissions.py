@@ -15,8 +15,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from starlette.routing import Mount
 from testbed import T0, SteppedClock, auth, plan_body
 
 from airspace.timing import format_instant, parse_instant
@@ -37,6 +39,7 @@ MATRIX = {
     "POST /v1/flight-plans":              "401 401 201 201 403 403 201",
     "GET /v1/flight-plans":               "401 401 200 200 200 200 200",
     "GET /v1/flight-plans/{own}":         "401 401 200 404 200 404 200",
+    "GET /v1/flight-plans/{own}/operational-intent": "401 401 200 404 200 404 200",
     "POST /v1/flight-plans/{own}/cancel": "401 401 200 404 200 404 200",
     "POST /v1/flight-plans/{own}/activate": "401 401 200 404 403 403 200",
     "POST /v1/flight-plans/{own}/telemetry": "401 401 200 404 403 403 200",
@@ -76,7 +79,8 @@ class World:
 
     def own_plan(self, **changes: Any) -> dict[str, Any]:
         """A Chengdu plan of ``operator``, in a slot of its own."""
-        departure = T0 + timedelta(minutes=12 * next(_slots))
+        slot = next(_slots)  # 50 slots a day: all inside the vertiports' opening hours
+        departure = T0 + timedelta(days=slot // 50, minutes=12 * (slot % 50))
         body = plan_body(origin={"vertiport": "CD-CXR"}, destination={"vertiport": "CD-SCU"},
                          earliest_departure_time=format_instant(departure),
                          latest_departure_time=format_instant(departure), **changes)
@@ -155,6 +159,8 @@ ACTIONS: dict[str, Callable[[World, dict[str, str]], Response]] = {
     "GET /v1/flight-plans": lambda w, h: w.client.get("/v1/flight-plans", headers=h),
     "GET /v1/flight-plans/{own}": lambda w, h: w.client.get(
         f"/v1/flight-plans/{w.own_plan()['id']}", headers=h),
+    "GET /v1/flight-plans/{own}/operational-intent": lambda w, h: w.client.get(
+        f"/v1/flight-plans/{w.approved_plan()['id']}/operational-intent", headers=h),
     "POST /v1/flight-plans/{own}/cancel": lambda w, h: w.client.post(
         f"/v1/flight-plans/{w.approved_plan()['id']}/cancel", headers=h),
     "POST /v1/flight-plans/{own}/activate": lambda w, h: w.client.post(
@@ -232,3 +238,83 @@ def test_regulators_list_only_plans_crossing_their_cities(client: TestClient,
 
     assert chengdu["items"] and all("chengdu" in f["jurisdictions"] for f in chengdu["items"])
     assert all("deyang" in f["jurisdictions"] for f in deyang["items"])
+
+
+# -- every route of the app has a row ------------------------------------------------------
+
+OUTSIDE_THE_DOCUMENT = {
+    # route (not in /openapi.json)                   anonymous status, where the rest is tested
+    "GET /": (307, "redirects to the map"),
+    "GET /map": (200, "the page itself; it signs in with a token (test_map_browser.py)"),
+    "GET /openapi.json": (200, "public by design"),
+    "GET /docs": (200, "public by design"),
+    "GET /docs/oauth2-redirect": (200, "public by design"),
+    "GET /redoc": (200, "public by design"),
+    "MOUNT /static/app": (200, "the map's script and style (public)"),
+    "MOUNT /static/leaflet": (200, "Leaflet (public)"),
+    "GET /flight_planning/v1/status": (401, "InterUSS scopes: tests/interop/"),
+    "PUT /flight_planning/v1/flight_plans/{flight_plan_id}": (401, "tests/interop/"),
+    "DELETE /flight_planning/v1/flight_plans/{flight_plan_id}": (401, "tests/interop/"),
+    "POST /flight_planning/v1/clear_area_requests": (401, "tests/interop/"),
+    "GET /flight_planning/v1/user_notifications": (401, "tests/interop/"),
+}
+"""Routes the OpenAPI document leaves out, with what an anonymous caller gets."""
+
+_SAMPLE_PATHS = {"{flight_plan_id}": "6f1c3c2e-8f4b-4c1e-9a3d-2b7e5f0a1c9d",
+                 "MOUNT /static/app": "/static/app/map.js",
+                 "MOUNT /static/leaflet": "/static/leaflet/leaflet.js"}
+
+
+def app_routes(app: FastAPI) -> set[str]:
+    """``"METHOD /path"`` of every route the app serves (``MOUNT /path`` for mounted files),
+    walking into included routers; ``HEAD`` next to ``GET`` is not counted apart."""
+
+    def walk(routes: list[Any]) -> set[str]:
+        found: set[str] = set()
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                found |= walk(list(included.routes))
+            elif isinstance(route, Mount):
+                found.add(f"MOUNT {route.path}")
+            else:
+                methods = set(getattr(route, "methods", None) or ()) - {"HEAD"}
+                found |= {f"{method} {route.path}" for method in methods}
+        return found
+
+    return walk(list(app.router.routes))
+
+
+def matrix_routes() -> set[str]:
+    """The matrix's actions as route names (``{own}`` is the route's path parameter)."""
+    names = {action.replace("{own}", "{flight_plan_id}") for action in MATRIX}
+    return {name.replace("/v1/approvals/{flight_plan_id}", "/v1/approvals/{approval_id}")
+            for name in names}
+
+
+def test_every_route_of_the_app_has_a_row(api_app: FastAPI) -> None:
+    # A new endpoint fails here until it gets a row: in MATRIX (with an action) if it is in
+    # the OpenAPI document, in OUTSIDE_THE_DOCUMENT if it is not.
+    routes = app_routes(api_app)
+
+    assert routes - matrix_routes() - set(OUTSIDE_THE_DOCUMENT) == set(), "routes without a row"
+    assert matrix_routes() - routes == set(), "rows without a route"
+    assert set(OUTSIDE_THE_DOCUMENT) - routes == set(), "rows without a route"
+
+
+@pytest.mark.parametrize(("route", "status"), [
+    pytest.param(route, status, id=route) for route, (status, _) in OUTSIDE_THE_DOCUMENT.items()])
+def test_routes_outside_the_document_answer_anonymous_callers(client: TestClient, route: str,
+                                                              status: int) -> None:
+    method, path = route.split(" ", 1)
+    if method == "MOUNT":
+        method, path = "GET", _SAMPLE_PATHS[route]
+    path = path.replace("{flight_plan_id}", _SAMPLE_PATHS["{flight_plan_id}"])
+    body = {} if method in ("PUT", "POST") else None
+
+    response = client.request(method, path, json=body, follow_redirects=False)
+
+    assert response.status_code == status, response.text[:300]
+    if status == 401:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"].startswith("Bearer")

@@ -202,7 +202,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with fresh_schema(POSTGRES_URL, prefix="utm_four_nodes") as database_url, \
             running_nodes(CITIES, database_url, principals, work / "logs") as nodes, \
             httpx.Client(timeout=REQUEST_TIMEOUT_S,
-                         limits=httpx.Limits(max_connections=CLIENTS + 8)) as client:
+                         # Idle connections dropped before uvicorn's 5 s keep-alive ends
+                         # (a request sent on one the server is closing is reset).
+                         limits=httpx.Limits(max_connections=CLIENTS + 8,
+                                             keepalive_expiry=2.0)) as client:
         yield Cluster(database_url, nodes, client)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -18,7 +18,7 @@ from routes import Volume4D
 from utm.flights import Flight
 from utm.plans import Priority
 from utm.states import FlightState
-from utm.storage.keys import IndexSpec, Key
+from utm.storage.keys import IndexSpec, Key, instant_us
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,18 @@ class HeldVolume:
     volume: Volume4D
     priority_rank: int
     state: FlightState
+    start_us: int = field(init=False)
+    """The volume's start, microseconds since ``keys.EPOCH`` (for vectorised time tests)."""
+    end_us: int = field(init=False)
+    box: tuple[float, float, float, float, float, float] = field(init=False)
+    """Floor and ceiling (m AGL), then the metric outline's bounds (min x, min y, max x,
+    max y): the cheap tests before exact geometry, computed once when indexed."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start_us", instant_us(self.volume.start_time))
+        object.__setattr__(self, "end_us", instant_us(self.volume.end_time))
+        object.__setattr__(self, "box", (self.volume.floor_agl_m, self.volume.ceiling_agl_m,
+                                          *self.volume.outline_m.bounds))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ overlaps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import shapely
 
@@ -33,6 +34,12 @@ class IndexSpec:
 Key = tuple[Cell, int, int]
 
 
+def instant_us(instant: datetime) -> int:
+    """Microseconds since ``EPOCH``: exact, like ``datetime`` itself."""
+    delta = instant - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 def time_buckets(start_time: datetime, end_time: datetime, bucket_s: int) -> range:
     """Indices of the buckets that ``[start_time, end_time)`` overlaps."""
     first = int((start_time - EPOCH).total_seconds() // bucket_s)
@@ -42,15 +49,22 @@ def time_buckets(start_time: datetime, end_time: datetime, bucket_s: int) -> ran
 
 _CELL_CACHE: dict[tuple[bytes, int], frozenset[Cell]] = {}
 _CELL_CACHE_LIMIT = 200_000
+_CELLS_BY_ID: dict[tuple[int, int], tuple[object, frozenset[Cell]]] = {}
+"""In front of ``_CELL_CACHE``: the same outline object (a volume shifted or raised) needs
+no WKB to be found."""
 
 
 def footprint_cells(volume: Volume4D, spec: IndexSpec) -> frozenset[Cell]:
     """Cells of the index resolution that cover the volume's outline (a superset).
 
-    Cached by the outline's exact shape (WKB): a volume shifted in time, or flown at another
-    altitude layer, has the same outline, so its cells are computed once however many
-    departures and layers the engine tries and however often the store indexes it.
+    Cached by the outline object, then by its exact shape (WKB): a volume shifted in time,
+    or flown at another altitude layer, has the same outline, so its cells are computed once
+    however many departures and layers the engine tries and however often the store indexes
+    it.
     """
+    same_object = _CELLS_BY_ID.get((id(volume.outline), spec.resolution))
+    if same_object is not None:
+        return same_object[1]
     key = (shapely.to_wkb(volume.outline), spec.resolution)
     cells = _CELL_CACHE.get(key)
     if cells is None:
@@ -58,6 +72,10 @@ def footprint_cells(volume: Volume4D, spec: IndexSpec) -> frozenset[Cell]:
         if len(_CELL_CACHE) >= _CELL_CACHE_LIMIT:
             _CELL_CACHE.clear()
         _CELL_CACHE[key] = cells
+    if len(_CELLS_BY_ID) >= _CELL_CACHE_LIMIT:
+        _CELLS_BY_ID.clear()
+    # The outline is kept with its cells, so its id cannot be reused while the entry lives.
+    _CELLS_BY_ID[(id(volume.outline), spec.resolution)] = (volume.outline, cells)
     return cells
 
 
@@ -67,6 +85,27 @@ def volume_keys(volume: Volume4D, cells: frozenset[Cell], layers: AltitudeLayers
     layer_range = layers.layers_between(volume.floor_agl_m, volume.ceiling_agl_m)
     buckets = time_buckets(volume.start_time, volume.end_time, spec.bucket_s)
     return [(cell, layer, bucket) for cell in cells for layer in layer_range for bucket in buckets]
+
+
+def reach_keys(volumes: Sequence[Volume4D], cells: Sequence[frozenset[Cell]],
+               layers: AltitudeLayers, spec: IndexSpec, window_s: float) -> list[Key]:
+    """The keys of ``volumes`` (with their cells) flown at any delay in ``[0, window_s]``.
+
+    For each (cell, layer) one span of buckets, from the earliest start to the latest end
+    plus the window of the volumes over it: a superset (conservative), each key once.
+    """
+    spans: dict[tuple[Cell, int], tuple[int, int]] = {}
+    window = timedelta(seconds=window_s)
+    for volume, volume_cells in zip(volumes, cells, strict=True):
+        buckets = time_buckets(volume.start_time, volume.end_time + window, spec.bucket_s)
+        first, last = buckets.start, buckets.stop - 1
+        for layer in layers.layers_between(volume.floor_agl_m, volume.ceiling_agl_m):
+            for cell in volume_cells:
+                span = spans.get((cell, layer))
+                spans[(cell, layer)] = (first, last) if span is None else (
+                    min(span[0], first), max(span[1], last))
+    return [(cell, layer, bucket) for (cell, layer), (first, last) in spans.items()
+            for bucket in range(first, last + 1)]
 
 
 def lock_keys(cells: set[Cell] | frozenset[Cell], spec: IndexSpec) -> list[int]:

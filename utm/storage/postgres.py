@@ -63,8 +63,8 @@ of parsed volumes by ``rev``, a number from a sequence that names one stored vol
 for ever (rows are deleted and inserted, never updated): it cannot be stale, and it saves
 sending and parsing the same GeoJSON for every decision. ``forget_before`` is therefore a
 no-op. Temporary constraints live in ``records``; ``Engine.sync_constraints`` reads them at
-each submit. ``meta`` is shared by every node (``INSERT ... ON CONFLICT DO NOTHING`` then
-``SELECT``), so they all sign approvals with one key.
+each submit. ``meta`` is shared by every node (``SELECT``; if missing, ``INSERT ... ON
+CONFLICT DO NOTHING`` and ``SELECT`` again), so they all sign approvals with one key.
 
 Durability: ``COMMIT`` returns once the server has flushed its WAL (``synchronous_commit``
 on, PostgreSQL's default), so an accepted decision survives kill -9 of the node or the server.
@@ -79,7 +79,11 @@ transaction sees its writes, as on SQLite). A lost connection (server restart,
 that finds its pooled connection dead reconnects once at once; otherwise
 ``StoreUnavailableError`` (the API answers 503 with Retry-After) and the next call connects
 afresh. A connection lost during ``COMMIT`` leaves the outcome unknown: the caller gets
-``StoreUnavailableError`` and may find the flight committed.
+``StoreUnavailableError`` and may find the flight committed. A write the server refuses as
+read-only (25006: ``default_transaction_read_only``, a standby) or for a full disk (53100) is
+``StoreWriteError`` (503 ``store_write_failed``); a session that met read-only is closed with
+every idle one, since a session keeps the default it started with: the first write after the
+database turns writable again goes through, or the next one at the latest.
 """
 
 from __future__ import annotations
@@ -219,9 +223,15 @@ _FLIGHT_COLUMNS = ("id, operator_id, state, priority, approval_id, jurisdictions
                    "departure_time, arrival_time, doc")
 
 
+WRITE_REFUSED_STATES = {"25006": "read_only", "53100": "full"}
+"""The server refuses writes (read-only transaction, e.g. a standby or
+``default_transaction_read_only``; disk full): ``StoreWriteError`` naming the cause."""
+
+
 def _is_connection_error(error: psycopg.Error) -> bool:
     """True if the error means the connection (or the server) is gone, not the statement."""
-    if error.sqlstate in CONFLICT_STATES or error.sqlstate in {"55P03", "57014"}:
+    if (error.sqlstate in CONFLICT_STATES or error.sqlstate in WRITE_REFUSED_STATES
+            or error.sqlstate in {"55P03", "57014"}):
         return False
     return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
 
@@ -237,6 +247,10 @@ def _store_error(error: psycopg.Error, doing: str, *, writing: bool,
         return StoreUnavailableError(f"the database is busy (locks held too long) while {doing}")
     if state == "57014":
         return StoreUnavailableError(f"the database cancelled the statement while {doing}")
+    if state in WRITE_REFUSED_STATES:
+        reason = WRITE_REFUSED_STATES[state]
+        return StoreWriteError(f"the database is {reason.replace('_', '-')} while {doing}: "
+                               f"{error}", reason=reason)
     if _is_connection_error(error) or not writing:
         return StoreUnavailableError(f"cannot reach the database while {doing}: {error}")
     return StoreWriteError(f"the database refused the write while {doing}: {error}")
@@ -387,7 +401,8 @@ class _PostgresTransaction:
         if not unique:
             return
         self._lock_cells({key[0] for key in unique})
-        missing = unique - self._known.keys()
+        # Not ``unique - self._known.keys()``: that copies every key known so far.
+        missing = {key for key in unique if key not in self._known}
         if missing:
             self._fetch(missing)
         seen: set[tuple[str, int]] = set()
@@ -672,8 +687,13 @@ class PostgresStore:
         try:
             try:
                 yield transaction
-            except BaseException:
+            except BaseException as error:
                 self._rollback(connection)
+                if isinstance(error, StoreWriteError) and error.reason == "read_only":
+                    # A session keeps the read-only default it started with: drop it (and,
+                    # below, the idle ones) so that writes work again once the database does.
+                    with suppress(psycopg.Error):
+                        connection.close()
                 raise
             try:
                 connection.execute("COMMIT")
@@ -824,9 +844,13 @@ class PostgresStore:
                  "detail": d} for t, a, act, f, d in rows]
 
     def meta(self, key: str, default: str) -> str:
-        self._read("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                   (key, default))
-        return str(self._read("SELECT value FROM meta WHERE key = %s", (key,))[0][0])
+        # Read first: a node on a read-only database (a standby) that has the setting starts.
+        rows = self._read("SELECT value FROM meta WHERE key = %s", (key,))
+        if not rows:
+            self._read("INSERT INTO meta (key, value) VALUES (%s, %s)"
+                       " ON CONFLICT (key) DO NOTHING", (key, default))
+            rows = self._read("SELECT value FROM meta WHERE key = %s", (key,))
+        return str(rows[0][0])
 
     def close(self) -> None:
         self._pool.close()

@@ -1,18 +1,35 @@
 """The embedded store: SQLite in a file (WAL) or in memory, with an in-memory volume index.
 
-One connection guarded by a lock: SQLite serialises writers anyway, and ``BEGIN IMMEDIATE``
-takes the write lock before a decision reads its candidates, so no other writer (thread or
-process) can slip in between the check and the insert. Another process writing the same file
-is noticed through ``PRAGMA data_version`` and the index is reloaded.
+One writing connection guarded by a lock: SQLite serialises writers anyway, and ``BEGIN
+IMMEDIATE`` takes the write lock before a decision reads its candidates, so no other writer
+(thread or process) can slip in between the check and the insert. Another process writing the
+same file is noticed through ``PRAGMA data_version`` and the index is reloaded.
+
+Reads outside a transaction (the API's GETs) use reading connections of their own, one per
+concurrent reader, kept for reuse: in WAL mode they see the last committed state and neither
+wait for a decision in progress nor hold it up. (On the writing connection, a read waited for
+the whole decision being made, engine work included: hundreds of milliseconds under load.) A
+read in the thread that holds the transaction uses the writing connection, so it sees the
+transaction's own writes. ``:memory:`` has one connection only: another would open another
+database.
 
 Durability: WAL with ``synchronous=NORMAL`` survives a crash of the process (kill -9): a
 committed transaction is in the WAL file before ``COMMIT`` returns. ``synchronous=FULL``
 (``UTM_SQLITE_SYNCHRONOUS=FULL``) also survives a power cut, at the cost of an fsync per
 decision.
+
+Faults: a write the database refuses (``SQLITE_FULL``: the disk or ``max_page_count`` is full;
+``SQLITE_READONLY``: the file, its folder or the file system is read-only; an I/O error) rolls
+the whole transaction back and raises ``StoreWriteError`` naming the cause; a busy or
+unreadable database raises ``StoreUnavailableError``. Nothing is cached before ``COMMIT``
+returns, so the node goes on serving reads and takes writes again as soon as the cause is
+gone (space freed), without a restart. A database that is read-only when the store opens is
+still opened (reads and approval checks work) and a warning is logged once.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -25,7 +42,7 @@ import orjson
 
 from airspace.grid import AltitudeLayers, Cell
 from airspace.timing import format_instant, parse_instant
-from utm.errors import StoreUnavailableError, StoreWriteError
+from utm.errors import StoreUnavailableError, StoreWriteError, UtmError
 from utm.flights import Flight, route_legs_doc_to_path
 from utm.plans import Priority
 from utm.states import HOLDS_AIRSPACE, FlightState
@@ -66,6 +83,24 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_flight ON audit (flight_id, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+log = logging.getLogger("utm.storage")
+
+
+def _store_error(error: sqlite3.Error, doing: str, *, writing: bool) -> UtmError:
+    """The ``utm`` error for a driver error, naming its cause for the operator."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_FULL"):
+        return StoreWriteError(f"the database is full while {doing} (free disk space): {error}",
+                               reason="full")
+    if name.startswith("SQLITE_READONLY"):
+        return StoreWriteError(f"the database is read-only while {doing} (check the file, its "
+                               f"folder and the file system): {error}", reason="read_only")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreUnavailableError(f"the database is busy while {doing}: {error}")
+    if writing:
+        return StoreWriteError(f"the database refused the write while {doing}: {error}")
+    return StoreUnavailableError(f"cannot read the database while {doing}: {error}")
 
 
 def _jurisdictions_column(jurisdictions: Iterable[str]) -> str:
@@ -173,6 +208,12 @@ class SqliteStore:
         self.layers = layers
         self.spec = spec
         self._lock = threading.RLock()
+        self._writer: int | None = None
+        """The thread holding the transaction, if any."""
+        self._readers: list[sqlite3.Connection] = []
+        """Idle reading connections."""
+        self._all_readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         try:
             self.connection = sqlite3.connect(path, check_same_thread=False,
                                               isolation_level=None, timeout=30.0)
@@ -183,11 +224,29 @@ class SqliteStore:
                 raise ValueError("UTM_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
             self.connection.execute(f"PRAGMA synchronous={synchronous}")
             self.connection.executescript(SCHEMA)
+            self.index = VolumeIndex(layers, spec)
+            self._data_version = -1
+            self._reload_if_changed()
+            self.read_only = self._is_read_only()
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"cannot open SQLite database {path!r}: {error}") from error
-        self.index = VolumeIndex(layers, spec)
-        self._data_version = -1
-        self._reload_if_changed()
+        if self.read_only:
+            log.warning("the SQLite database %s is read-only: reads are served, every write "
+                        "will be refused (503 store_write_failed)", path)
+
+    def _is_read_only(self) -> bool:
+        """True if a write is refused as read-only (tried, then rolled back: nothing stays)."""
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+            self.connection.execute("INSERT OR REPLACE INTO meta (key, value)"
+                                    " VALUES ('write_check', '')")
+        except sqlite3.Error as error:
+            if not str(getattr(error, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
+                raise
+            return True
+        finally:
+            self._rollback()
+        return False
 
     # -- index -------------------------------------------------------------------------
 
@@ -217,19 +276,24 @@ class SqliteStore:
         with self._lock:
             try:
                 self.connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                raise StoreUnavailableError(f"database is busy: {error}") from error
+            except sqlite3.Error as error:
+                raise _store_error(error, "starting a transaction", writing=True) from error
+            outer_writer, self._writer = self._writer, threading.get_ident()
             try:
                 self._reload_if_changed()
                 transaction = _SqliteTransaction(self)
                 yield transaction
                 self.connection.execute("COMMIT")
             except sqlite3.Error as error:
+                # SQLite may have rolled back already (SQLITE_FULL does); a second ROLLBACK
+                # is harmless. The index is only updated after COMMIT, below.
                 self._rollback()
-                raise StoreWriteError(f"the database refused the write: {error}") from error
+                raise _store_error(error, "writing", writing=True) from error
             except BaseException:
                 self._rollback()
                 raise
+            finally:
+                self._writer = outer_writer
             for flight in transaction.pending:
                 self.index.put(flight)
 
@@ -240,11 +304,36 @@ class SqliteStore:
     # -- reads -----------------------------------------------------------------------------
 
     def _read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            try:
-                return self.connection.execute(sql, parameters).fetchall()
-            except sqlite3.Error as error:
-                raise StoreUnavailableError(f"cannot read the database: {error}") from error
+        """Rows of one statement: on a reading connection, or on the writing one in the
+        thread that holds the transaction (it must see its own writes) and for ``:memory:``."""
+        if self.path == ":memory:" or self._writer == threading.get_ident():
+            with self._lock:
+                try:
+                    return self.connection.execute(sql, parameters).fetchall()
+                except sqlite3.Error as error:
+                    raise _store_error(error, "reading", writing=False) from error
+        reader = self._acquire_reader()
+        try:
+            return reader.execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise _store_error(error, "reading", writing=False) from error
+        finally:
+            with self._readers_lock:
+                self._readers.append(reader)
+
+    def _acquire_reader(self) -> sqlite3.Connection:
+        with self._readers_lock:
+            if self._readers:
+                return self._readers.pop()
+        try:
+            reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                     timeout=30.0)
+            reader.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as error:
+            raise _store_error(error, "opening a reading connection", writing=False) from error
+        with self._readers_lock:
+            self._all_readers.append(reader)
+        return reader
 
     def _read_flight(self, flight_id: str) -> Flight | None:
         rows = self._read("SELECT doc FROM flights WHERE id = ?", (flight_id,))
@@ -359,15 +448,26 @@ class SqliteStore:
                  "detail": orjson.loads(d)} for t, a, act, f, d in rows]
 
     def meta(self, key: str, default: str) -> str:
+        # Read first: a read-only database that has the setting still opens.
         with self._lock:
-            self.connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                                    (key, default))
-            return str(self.connection.execute("SELECT value FROM meta WHERE key = ?",
-                                               (key,)).fetchone()[0])
+            rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+            if not rows:
+                try:
+                    self.connection.execute("INSERT OR IGNORE INTO meta (key, value)"
+                                            " VALUES (?, ?)", (key, default))
+                except sqlite3.Error as error:
+                    raise _store_error(error, "writing a setting", writing=True) from error
+                rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+            return str(rows[0][0])
 
     def close(self) -> None:
         with self._lock:
             self.connection.close()
+        with self._readers_lock:
+            for reader in self._all_readers:
+                reader.close()
+            self._all_readers.clear()
+            self._readers.clear()
 
 
 __all__ = ["Cell", "SqliteStore"]

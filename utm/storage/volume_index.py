@@ -76,11 +76,8 @@ class VolumeIndex:
     def candidates(self, keys: Iterable[Key]) -> Iterable[HeldVolume]:
         """Held volumes under any of ``keys``, each once."""
         by_key = self._by_key
-        unique = {
-            (held.flight_id, held.index): held
-            for key in keys
-            for held in by_key.get(key, ())
-        }
+        # By identity: each held volume is one object, under every key it is filed at.
+        unique = {id(held): held for key in keys for held in by_key.get(key, ())}
         return unique.values()
 
     def held_between(self, start_time: datetime, end_time: datetime) -> Iterator[HeldVolume]:
