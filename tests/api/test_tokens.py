@@ -139,11 +139,32 @@ def traced_server(api_app: FastAPI) -> Iterator[str]:
         thread.join(15.0)
 
 
-def test_no_server_log_line_holds_a_token(traced_server: str,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "api")
+
+
+@pytest.fixture
+def server_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """``caplog``, attached to uvicorn's loggers themselves: another test's server may have
+    configured them not to propagate (uvicorn's default logging configuration does)."""
     caplog.set_level(TRACE)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "api"):
-        logging.getLogger(name).setLevel(TRACE)
+    saved = []
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, logger.disabled))
+        logger.setLevel(TRACE)
+        logger.disabled = False
+        logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        for logger, level, disabled in saved:
+            logger.removeHandler(caplog.handler)
+            logger.setLevel(level)
+            logger.disabled = disabled
+
+
+def test_no_server_log_line_holds_a_token(traced_server: str,
+                                          server_logs: pytest.LogCaptureFixture) -> None:
     with httpx.Client(base_url=traced_server, timeout=15.0) as http:
         for token in every_token():
             http.get("/v1/vertiports", headers={"Authorization": f"Bearer {token}"})
@@ -151,6 +172,7 @@ def test_no_server_log_line_holds_a_token(traced_server: str,
                       headers={"Authorization": f"Bearer {token}"})
         http.get("/v1/approvals/public-key", headers=auth("operator"))
 
-    names = {record.name for record in caplog.records}
+    records = list({id(record): record for record in server_logs.records}.values())
+    names = {record.name for record in records}
     assert {"uvicorn.access", "uvicorn.asgi"} <= names  # the logs looked at are really there
-    assert leaked(caplog.records) == []
+    assert leaked(records) == []

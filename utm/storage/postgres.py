@@ -125,10 +125,6 @@ OUT_OF_ORDER_WAIT_MS = 100
 VOLUME_CACHE_LIMIT = 20_000
 """Parsed volumes kept, by ``rev``."""
 
-FETCH_WIDER_LAYERS = 1
-FETCH_WIDER_BUCKETS = 1
-"""Candidate reads cover this many more layers (each way) and buckets (later) than asked."""
-
 PAD_READ_MARGIN = timedelta(hours=2)
 """A transaction reads a vertiport's pad slots this far around the first window asked."""
 
@@ -206,17 +202,16 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _CANDIDATES_SQL = """
 SELECT h.flight_id, h.volume_index, v.rev, f.state, f.priority, h.cells, h.layers, h.buckets
-FROM (SELECT flight_id, volume_index,
-             array_agg(cell) AS cells, array_agg(layer) AS layers, array_agg(bucket) AS buckets
-      FROM volume_keys
-      WHERE cell = ANY(%s::bigint[]) AND layer = ANY(%s::smallint[])
-        AND bucket = ANY(%s::int[])
-      GROUP BY flight_id, volume_index) AS h
+FROM (SELECT vk.flight_id, vk.volume_index, array_agg(vk.cell) AS cells,
+             array_agg(vk.layer) AS layers, array_agg(vk.bucket) AS buckets
+      FROM unnest(%s::bigint[], %s::smallint[], %s::int[]) AS k(cell, layer, bucket)
+      JOIN volume_keys vk ON vk.cell = k.cell AND vk.layer = k.layer AND vk.bucket = k.bucket
+      GROUP BY vk.flight_id, vk.volume_index) AS h
 JOIN volumes v ON v.flight_id = h.flight_id AND v.volume_index = h.volume_index
 JOIN flights f ON f.id = h.flight_id
 """
-"""Held volumes under any key of a product cells x layers x buckets, each once, with their keys
-in the product (a volume's keys are such a product). The volume itself comes by ``rev`` (see
+"""Held volumes under any of the keys asked (three parallel arrays), each once, with those of
+their keys that were asked. The volume itself comes by ``rev`` (see
 ``PostgresStore.volumes_by_rev``)."""
 
 _FLIGHT_COLUMNS = ("id, operator_id, state, priority, approval_id, jurisdictions, "
@@ -405,30 +400,18 @@ class _PostgresTransaction:
         missing = {key for key in unique if key not in self._known}
         if missing:
             self._fetch(missing)
-        seen: set[tuple[str, int]] = set()
-        for key in unique:
-            for held in self._known[key]:
-                marker = (held.flight_id, held.index)
-                if marker not in seen:
-                    seen.add(marker)
-                    yield held
+        known = self._known
+        # By identity: one HeldVolume object per held volume in this transaction.
+        yield from {id(held): held for key in unique for held in known[key]}.values()
 
     def _fetch(self, keys: set[Key]) -> None:
-        """Read what is held under the product of the keys' cells, layers and buckets into
-        ``_known``, one layer and one bucket wider than asked: the engine goes on to ask
-        about the same cells one layer up or down, and its later volumes a bucket later."""
-        cells = sorted({key[0] for key in keys})
-        asked_layers = {key[1] for key in keys}
-        asked_buckets = {key[2] for key in keys}
-        low, high = min(asked_layers), max(asked_layers)
-        top = self.store.layers.count - 1
-        layers = list(range(min(low, max(0, low - FETCH_WIDER_LAYERS)),
-                            max(high, min(top, high + FETCH_WIDER_LAYERS)) + 1))
-        buckets = list(range(min(asked_buckets), max(asked_buckets) + FETCH_WIDER_BUCKETS + 1))
-        rows = self._run(_CANDIDATES_SQL, (cells, layers, buckets), "reading candidates",
-                         binary=True)  # binary: the key arrays parse faster
-        read: dict[Key, list[HeldVolume]] = {
-            (cell, layer, bucket): [] for cell in cells for layer in layers for bucket in buckets}
+        """Read what is held under ``keys`` into ``_known`` (exactly those keys: the engine
+        asks for a whole route's at once)."""
+        ordered = sorted(keys)
+        rows = self._run(_CANDIDATES_SQL, ([k[0] for k in ordered], [k[1] for k in ordered],
+                                           [k[2] for k in ordered]),
+                         "reading candidates", binary=True)  # binary: arrays parse faster
+        read: dict[Key, list[HeldVolume]] = {key: [] for key in ordered}
         volumes = self.store.volumes_by_rev({row[2] for row in rows}, self._run)
         for flight_id, index, rev, state, priority, held_cells, held_layers, held_buckets \
                 in rows:
