@@ -344,3 +344,10 @@ def _route_from_doc(doc: dict[str, Any]) -> Route:
 def outline_from_geojson(data: dict[str, Any]) -> Any:
     """A shapely geometry from GeoJSON (for stores that keep outlines separately)."""
     return shape(data)
+
+
+def outline_ring_to_path(ring: list[list[float]]) -> tuple[tuple[float, float], ...]:
+    """A GeoJSON outline's exterior ring (``[lng, lat]`` pairs) as (lat, lng) points: what a
+    map draws of a flight without a route (an area-based plan: its first volume's outline)."""
+    return tuple((float(lat), float(lng)) for lng, lat, *_ in ring)
+

@@ -352,7 +352,13 @@ def test_area_flights_round_trip_through_every_store(
         assert refused.state is FlightState.REJECTED
         summaries = {s.id: s for s in store.list_flight_summaries(
             start_time=T0, end_time=T0 + timedelta(minutes=10))}
-        assert summaries[held.id].departure_time == T0 and summaries[held.id].path == ()
+        assert summaries[held.id].departure_time == T0
+        # The map draws an area flight as its first volume's outline.
+        ring = held.volumes[0].outline.exterior.coords
+        path = summaries[held.id].path
+        assert len(path) == len(ring) and all(
+            abs(lat - y) < 1e-6 and abs(lng - x) < 1e-6
+            for (lat, lng), (x, y) in zip(path, ring, strict=True))
         assert area_plans.flight_id_for(store, "area-op", "r-9") == held.id
         assert engine.verify_approval(held.approval_id or "").valid
     finally:

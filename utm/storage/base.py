@@ -67,8 +67,8 @@ class FlightSummary:
     departure_time: datetime | None
     arrival_time: datetime | None
     path: tuple[tuple[float, float], ...]
-    """The route's turning points, (lat, lng) degrees in flight order; empty without a route
-    (a rejected plan)."""
+    """The route's turning points, (lat, lng) degrees in flight order; for an area-based plan
+    its first volume's outline; empty without either (a rejected plan)."""
 
 
 class Transaction(Protocol):

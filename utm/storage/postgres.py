@@ -104,7 +104,7 @@ from airspace.grid import AltitudeLayers, cell_to_parent
 from airspace.timing import format_instant, parse_instant
 from routes import Volume4D
 from utm.errors import StoreConflictError, StoreUnavailableError, StoreWriteError, UtmError
-from utm.flights import Flight, route_legs_doc_to_path
+from utm.flights import Flight, outline_ring_to_path, route_legs_doc_to_path
 from utm.plans import Priority
 from utm.states import HOLDS_AIRSPACE, FlightState
 from utm.storage.base import FlightSummary, HeldPadSlot, HeldVolume
@@ -782,7 +782,8 @@ class PostgresStore:
             parameters.append(after_id)
         rows = self._read(
             "SELECT id, state, priority, operator_id, jurisdictions, doc->>'departure_time',"
-            " doc->>'arrival_time', doc->'route'->'legs' FROM flights"
+            " doc->>'arrival_time', doc->'route'->'legs',"
+            " doc->'volumes'->0->'outline'->'coordinates'->0 FROM flights"
             f" WHERE {' AND '.join(clauses)} ORDER BY id LIMIT %s",
             [*parameters, limit],
         )
@@ -792,9 +793,11 @@ class PostgresStore:
                 operator_id=operator, jurisdictions=tuple(cities),
                 departure_time=parse_instant(departure) if departure else None,
                 arrival_time=parse_instant(arrival) if arrival else None,
-                path=route_legs_doc_to_path(legs) if legs else (),
+                path=route_legs_doc_to_path(legs) if legs else (
+                    outline_ring_to_path(ring) if ring else ()),
             )
-            for flight_id, state, priority, operator, cities, departure, arrival, legs in rows
+            for flight_id, state, priority, operator, cities, departure, arrival, legs, ring
+            in rows
         ]
 
     def list_records(self, kind: str, *, jurisdictions: Sequence[str] | None = None,

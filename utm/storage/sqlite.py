@@ -43,7 +43,7 @@ import orjson
 from airspace.grid import AltitudeLayers, Cell
 from airspace.timing import format_instant, parse_instant
 from utm.errors import StoreUnavailableError, StoreWriteError, UtmError
-from utm.flights import Flight, route_legs_doc_to_path
+from utm.flights import Flight, outline_ring_to_path, route_legs_doc_to_path
 from utm.plans import Priority
 from utm.states import HOLDS_AIRSPACE, FlightState
 from utm.storage.base import FlightSummary, HeldPadSlot, HeldVolume
@@ -404,7 +404,8 @@ class SqliteStore:
         # (volumes and all, some 25 kB a flight) would cost more than everything else.
         rows = self._read(
             "SELECT id, state, json_extract(doc, '$.plan.priority'), operator_id, jurisdictions,"
-            " departure_time, arrival_time, json_extract(doc, '$.route.legs') FROM flights"
+            " departure_time, arrival_time, json_extract(doc, '$.route.legs'),"
+            " json_extract(doc, '$.volumes[0].outline.coordinates[0]') FROM flights"
             f" WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
             [*parameters, limit],
         )
@@ -414,9 +415,11 @@ class SqliteStore:
                 operator_id=operator, jurisdictions=tuple(filter(None, cities.split(","))),
                 departure_time=parse_instant(departure) if departure else None,
                 arrival_time=parse_instant(arrival) if arrival else None,
-                path=route_legs_doc_to_path(orjson.loads(legs)) if legs else (),
+                path=route_legs_doc_to_path(orjson.loads(legs)) if legs else (
+                    outline_ring_to_path(orjson.loads(ring)) if ring else ()),
             )
-            for flight_id, state, priority, operator, cities, departure, arrival, legs in rows
+            for flight_id, state, priority, operator, cities, departure, arrival, legs, ring
+            in rows
         ]
 
     def list_records(self, kind: str, *, jurisdictions: Sequence[str] | None = None,
