@@ -140,6 +140,9 @@ class AreaPlan:
             raise InvalidPlanError("operator_id is required", field="operator_id")
         if not self.drone.id:
             raise InvalidPlanError("drone.id is required", field="drone.id")
+        for name, value in (("operator_id", self.operator_id), ("drone.id", self.drone.id),
+                            ("purpose", self.purpose), ("reference", self.reference)):
+            check_plan_text(value, name)
         if len(self.purpose) > 500:
             raise InvalidPlanError("purpose is longer than 500 characters", field="purpose")
         if len(self.reference) > 128:

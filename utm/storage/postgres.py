@@ -783,7 +783,8 @@ class PostgresStore:
         rows = self._read(
             "SELECT id, state, priority, operator_id, jurisdictions, doc->>'departure_time',"
             " doc->>'arrival_time', doc->'route'->'legs',"
-            " doc->'volumes'->0->'outline'->'coordinates'->0 FROM flights"
+            " CASE WHEN doc->'plan'->>'kind' = 'area'"
+            " THEN doc->'volumes'->0->'outline'->'coordinates'->0 END FROM flights"
             f" WHERE {' AND '.join(clauses)} ORDER BY id LIMIT %s",
             [*parameters, limit],
         )

@@ -405,7 +405,8 @@ class SqliteStore:
         rows = self._read(
             "SELECT id, state, json_extract(doc, '$.plan.priority'), operator_id, jurisdictions,"
             " departure_time, arrival_time, json_extract(doc, '$.route.legs'),"
-            " json_extract(doc, '$.volumes[0].outline.coordinates[0]') FROM flights"
+            " CASE WHEN json_extract(doc, '$.plan.kind') = 'area'"
+            " THEN json_extract(doc, '$.volumes[0].outline.coordinates[0]') END FROM flights"
             f" WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
             [*parameters, limit],
         )
