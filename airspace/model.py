@@ -8,11 +8,12 @@ the questions where a cell would be too coarse, such as "does this route enter t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import Point, box
 from shapely.geometry.base import BaseGeometry
@@ -186,6 +187,30 @@ class Airspace:
             if zone.is_active_during(start_time, end_time):
                 result.append(zone)
         return result
+
+    def zones_touching_many(
+        self,
+        volumes: Sequence[tuple[BaseGeometry, float, float, datetime, datetime]],
+        classes: Iterable[AirspaceClass] | None = None,
+    ) -> list[list[Zone]]:
+        """``zones_touching`` for many ``(footprint_m, floor, ceiling, start, end)`` at once:
+        one spatial query for all the footprints (a route's volumes), the same answers."""
+        answers: list[list[Zone]] = [[] for _ in volumes]
+        if self._zone_tree is None or not volumes:
+            return answers
+        wanted = set(classes) if classes is not None else None
+        footprints = np.array([volume[0] for volume in volumes], dtype=object)
+        mine, theirs = self._zone_tree.query(footprints, predicate="intersects")
+        for index, position in zip(mine.tolist(), theirs.tolist(), strict=True):
+            zone = self.zones[self._zone_tree_ids[position]]
+            _, floor_agl_m, ceiling_agl_m, start_time, end_time = volumes[index]
+            if wanted is not None and zone.airspace_class not in wanted:
+                continue
+            if zone.floor_agl_m >= ceiling_agl_m or floor_agl_m >= zone.ceiling_agl_m:
+                continue
+            if zone.is_active_during(start_time, end_time):
+                answers[index].append(zone)
+        return answers
 
     # -- jurisdictions ----------------------------------------------------------------------
 

@@ -524,11 +524,11 @@ class Engine:
         if not plan.allow_review_airspace:
             blocking += [AirspaceClass.RESTRICTED, AirspaceClass.CONTROLLED]
         window = timedelta(seconds=window_s)
-        for volume in base:
-            for zone in self.airspace.zones_touching(
-                volume.outline_m, volume.floor_agl_m, volume.ceiling_agl_m, volume.start_time,
-                volume.end_time + window, blocking,
-            ):
+        touching = self.airspace.zones_touching_many(
+            [(v.outline_m, v.floor_agl_m, v.ceiling_agl_m, v.start_time, v.end_time + window)
+             for v in base], blocking)
+        for volume, zones in zip(base, touching, strict=True):
+            for zone in zones:
                 if not zone.active_windows:
                     message = f"enters {zone.airspace_class.value} zone {zone.id}"
                     return blockers, Conflict("zone", zone.id, message)

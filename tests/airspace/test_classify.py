@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -12,6 +13,7 @@ from shapely.geometry import Point, box
 from airspace import AirspaceClass
 from airspace.errors import InvalidPositionError, NaiveDatetimeError
 from airspace.features import Zone
+from airspace.geo import latlng_to_xy_m
 from airspace.timing import TimeWindow
 
 MEISHAN_COUNTRYSIDE = (29.95, 103.6)
@@ -208,3 +210,25 @@ def test_property_checks_every_permanent_prohibited_zone(airspace_model):
     prohibited = {zone.id for zone in airspace_model.zones.values()
                   if zone.airspace_class is AirspaceClass.PROHIBITED}
     assert {"ZUUU-P", "ZUTF-P", "CD-P-PIDU-DETENTION", "DY-P-MUNITIONS-DEPOT"} <= prohibited
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.floats(30.40, 30.95), st.floats(103.80, 104.45),
+                          st.floats(50.0, 3000.0), st.floats(0.0, 150.0),
+                          st.integers(0, 48)), min_size=1, max_size=12))
+def test_zones_touching_many_answers_as_one_at_a_time(
+        airspace_model: Any, t0: datetime,
+        volumes: list[tuple[float, float, float, float, int]]) -> None:
+    """The bulk query the engine uses gives, volume by volume, the single query's zones."""
+    asked = []
+    for lat, lng, radius_m, floor_m, hours in volumes:
+        x_m, y_m = latlng_to_xy_m(lat, lng)
+        start = t0 + timedelta(hours=hours)
+        asked.append((Point(x_m, y_m).buffer(radius_m), floor_m, floor_m + 40.0, start,
+                      start + timedelta(minutes=30)))
+    for classes in (None, [AirspaceClass.PROHIBITED]):
+        bulk = airspace_model.zones_touching_many(asked, classes)
+        single = [airspace_model.zones_touching(*volume, classes) for volume in asked]
+        assert [{z.id for z in zones} for zones in bulk] == [{z.id for z in zones}
+                                                             for zones in single]
