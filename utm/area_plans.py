@@ -251,13 +251,7 @@ def decide(engine: Engine, tx: Transaction, flight_id: str, plan: AreaPlan, now:
         return engine._reject(tx, flight_id, plan, now, previous, events,
                               [r for r in reasons if r.code != "class_review"], conflicts,
                               jurisdictions)
-    reviews = {
-        verdict.jurisdiction: (ReviewStatus.PENDING if verdict.outcome is policy.Outcome.REVIEW
-                               else ReviewStatus.AUTOMATIC)
-        for verdict in verdicts
-    }
-    state = (FlightState.PENDING_REVIEW if outcome is policy.Outcome.REVIEW
-             else FlightState.APPROVED)
+    reviews, state = policy.reviews_and_state(verdicts)
     if previous is not None:
         check_transition(previous.state, state)
     flight = Flight(

@@ -380,13 +380,7 @@ class Engine:
             return self._reject(tx, flight_id, plan, now, previous, events,
                                 [r for r in reasons if r.code != "class_review"], [],
                                 jurisdictions)
-        reviews = {
-            verdict.jurisdiction: (ReviewStatus.PENDING if verdict.outcome is policy.Outcome.REVIEW
-                                   else ReviewStatus.AUTOMATIC)
-            for verdict in verdicts
-        }
-        state = (FlightState.PENDING_REVIEW if outcome is policy.Outcome.REVIEW
-                 else FlightState.APPROVED)
+        reviews, state = policy.reviews_and_state(verdicts)
         if previous is not None:
             check_transition(previous.state, state)
         approval_id = previous.approval_id if previous and previous.approval_id else (

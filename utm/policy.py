@@ -14,8 +14,9 @@ from enum import IntEnum
 from airspace import Airspace, AirspaceClass
 from airspace.classes import TRUE_HEIGHT_LIMIT_M
 from routes import FlightBuffers, Volume4D
-from utm.flights import Reason
+from utm.flights import Reason, ReviewStatus
 from utm.plans import AnyPlan, Priority
+from utm.states import FlightState
 
 
 class Outcome(IntEnum):
@@ -134,6 +135,20 @@ class _Rules:
 def strictest(verdicts: Sequence[CityVerdict]) -> Outcome:
     """The overall outcome: the strictest city's."""
     return max((verdict.outcome for verdict in verdicts), default=Outcome.AUTOMATIC)
+
+
+def reviews_and_state(verdicts: Sequence[CityVerdict]
+                      ) -> tuple[dict[str, ReviewStatus], FlightState]:
+    """Each city's review (pending where its policy asks one, automatic elsewhere) and the
+    state a flight that is not refused takes: pending review if any city reviews it."""
+    reviews = {
+        verdict.jurisdiction: (ReviewStatus.PENDING if verdict.outcome is Outcome.REVIEW
+                               else ReviewStatus.AUTOMATIC)
+        for verdict in verdicts
+    }
+    state = (FlightState.PENDING_REVIEW if strictest(verdicts) is Outcome.REVIEW
+             else FlightState.APPROVED)
+    return reviews, state
 
 
 def required_lead_s(airspace: Airspace, cities: Sequence[str], plan: AnyPlan) -> float:
