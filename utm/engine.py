@@ -60,6 +60,9 @@ from utm.storage.keys import IndexSpec, footprint_cells, reach_keys
 VOLUME_CACHE_LIMIT = 5_000
 """Routes whose volumes are kept for reuse (see ``_volumes_at``)."""
 
+POSITION_MEMORY_WINDOWS = 10
+"""Last positions older than this many separation windows before a new report are dropped."""
+
 STORE_CONFLICT_RETRIES = 5
 """A decision that met another writer (``StoreConflictError``: nothing was stored) is made
 again up to this many times, taking every lock the failed attempt needed up front."""
@@ -913,8 +916,12 @@ class Engine:
         jurisdiction = self.airspace.jurisdiction_at(lat, lng)
         city = jurisdiction.id if jurisdiction else (flight.jurisdictions or ("",))[0]
         events: list[Event] = []
+        target = FlightState.ACTIVATED if conforming else FlightState.NONCONFORMING
         with self._lock:
-            target = FlightState.ACTIVATED if conforming else FlightState.NONCONFORMING
+            close = self._close_to(flight_id, time, x_m, y_m, alt_agl_m)
+            if flight.state is target and not close:
+                # Nothing to write: no transaction (reports come every second or so).
+                return flight, events
             with self.store.transaction(()) as tx:
                 current = tx.get_flight(flight_id)
                 assert current is not None
@@ -928,22 +935,37 @@ class Engine:
                             tx, now, "nonconforming", current, city,
                             f"flight {flight_id} is outside its volumes at ({lat:.6f}, "
                             f"{lng:.6f}, {alt_agl_m:.0f} m)"))
-                self._positions[flight_id] = (time, x_m, y_m, alt_agl_m)
-                for other_id, (other_time, ox, oy, oz) in list(self._positions.items()):
-                    if other_id == flight_id:
-                        continue
-                    if abs((other_time - time).total_seconds()) > self.config.separation_window_s:
-                        continue
-                    if (math.hypot(ox - x_m, oy - y_m) < self.config.separation_horizontal_m
-                            and abs(oz - alt_agl_m) < self.config.separation_vertical_m):
-                        events.append(self._alert(
-                            tx, now, "loss_of_separation", current, city,
-                            f"flights {flight_id} and {other_id} are closer than "
-                            f"{self.config.separation_horizontal_m:.0f} m / "
-                            f"{self.config.separation_vertical_m:.0f} m"))
+                for other_id in close:
+                    events.append(self._alert(
+                        tx, now, "loss_of_separation", current, city,
+                        f"flights {flight_id} and {other_id} are closer than "
+                        f"{self.config.separation_horizontal_m:.0f} m / "
+                        f"{self.config.separation_vertical_m:.0f} m"))
             flight = current
             self._emit(events)
         return flight, events
+
+    def _close_to(self, flight_id: str, time: datetime, x_m: float, y_m: float,
+                  alt_agl_m: float) -> list[str]:
+        """Record this position; the other flights last seen closer than the separation
+        minima within the separation window. Positions far older than the window are
+        forgotten (they can meet no new report). Called under the engine's lock."""
+        self._positions[flight_id] = (time, x_m, y_m, alt_agl_m)
+        window_s = self.config.separation_window_s
+        close = []
+        for other_id, (other_time, ox, oy, oz) in list(self._positions.items()):
+            if other_id == flight_id:
+                continue
+            apart_s = (time - other_time).total_seconds()
+            if apart_s > POSITION_MEMORY_WINDOWS * window_s:
+                del self._positions[other_id]
+                continue
+            if abs(apart_s) > window_s:
+                continue
+            if (math.hypot(ox - x_m, oy - y_m) < self.config.separation_horizontal_m
+                    and abs(oz - alt_agl_m) < self.config.separation_vertical_m):
+                close.append(other_id)
+        return close
 
     def _alert(self, tx: Transaction, now: datetime, kind: str, flight: Flight,
                jurisdiction: str, message: str) -> Event:
