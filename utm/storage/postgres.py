@@ -251,6 +251,26 @@ def _store_error(error: psycopg.Error, doing: str, *, writing: bool,
     return StoreWriteError(f"the database refused the write while {doing}: {error}")
 
 
+def _flight_filters(operator_id: str | None, jurisdictions: Sequence[str] | None,
+                    states: Sequence[FlightState] | None) -> tuple[list[str], list[Any]] | None:
+    """WHERE clauses and their parameters for the flight list filters; None if nothing can
+    match (an empty list of jurisdictions)."""
+    clauses: list[str] = ["TRUE"]
+    parameters: list[Any] = []
+    if operator_id is not None:
+        clauses.append("operator_id = %s")
+        parameters.append(operator_id)
+    if jurisdictions is not None:
+        if not jurisdictions:
+            return None
+        clauses.append("jurisdictions && %s::text[]")
+        parameters.append(list(jurisdictions))
+    if states:
+        clauses.append("state = ANY(%s::text[])")
+        parameters.append([state.value for state in states])
+    return clauses, parameters
+
+
 class _Pool:
     """Connections to one database: at most ``size``, idle ones reused (LIFO)."""
 
@@ -726,19 +746,10 @@ class PostgresStore:
                      jurisdictions: Sequence[str] | None = None,
                      states: Sequence[FlightState] | None = None,
                      after_id: str | None = None, limit: int = 100) -> list[Flight]:
-        clauses: list[str] = ["TRUE"]
-        parameters: list[Any] = []
-        if operator_id is not None:
-            clauses.append("operator_id = %s")
-            parameters.append(operator_id)
-        if jurisdictions is not None:
-            if not jurisdictions:
-                return []
-            clauses.append("jurisdictions && %s::text[]")
-            parameters.append(list(jurisdictions))
-        if states:
-            clauses.append("state = ANY(%s::text[])")
-            parameters.append([state.value for state in states])
+        filters = _flight_filters(operator_id, jurisdictions, states)
+        if filters is None:
+            return []
+        clauses, parameters = filters
         if after_id is not None:
             clauses.append("id > %s")
             parameters.append(after_id)
@@ -755,19 +766,10 @@ class PostgresStore:
                               end_time: datetime | None = None,
                               after_id: str | None = None,
                               limit: int = 100) -> list[FlightSummary]:
-        clauses: list[str] = ["TRUE"]
-        parameters: list[Any] = []
-        if operator_id is not None:
-            clauses.append("operator_id = %s")
-            parameters.append(operator_id)
-        if jurisdictions is not None:
-            if not jurisdictions:
-                return []
-            clauses.append("jurisdictions && %s::text[]")
-            parameters.append(list(jurisdictions))
-        if states:
-            clauses.append("state = ANY(%s::text[])")
-            parameters.append([state.value for state in states])
+        filters = _flight_filters(operator_id, jurisdictions, states)
+        if filters is None:
+            return []
+        clauses, parameters = filters
         # The document's instants (milliseconds), so that both stores agree to the edge; the
         # columns keep the microseconds the engine computed.
         if end_time is not None:

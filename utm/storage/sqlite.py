@@ -108,6 +108,26 @@ def _jurisdictions_column(jurisdictions: Iterable[str]) -> str:
     return "," + ",".join(jurisdictions) + ","
 
 
+def _flight_filters(operator_id: str | None, jurisdictions: Sequence[str] | None,
+                    states: Sequence[FlightState] | None) -> tuple[list[str], list[Any]] | None:
+    """WHERE clauses and their parameters for the flight list filters; None if nothing can
+    match (an empty list of jurisdictions)."""
+    clauses: list[str] = ["1 = 1"]
+    parameters: list[Any] = []
+    if operator_id is not None:
+        clauses.append("operator_id = ?")
+        parameters.append(operator_id)
+    if jurisdictions is not None:
+        if not jurisdictions:
+            return None
+        clauses.append("(" + " OR ".join("jurisdictions LIKE ?" for _ in jurisdictions) + ")")
+        parameters.extend(f"%,{city},%" for city in jurisdictions)
+    if states:
+        clauses.append(f"state IN ({','.join('?' * len(states))})")
+        parameters.extend(state.value for state in states)
+    return clauses, parameters
+
+
 class _SqliteTransaction:
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
@@ -350,18 +370,10 @@ class SqliteStore:
                      jurisdictions: Sequence[str] | None = None,
                      states: Sequence[FlightState] | None = None,
                      after_id: str | None = None, limit: int = 100) -> list[Flight]:
-        clauses, parameters = ["1 = 1"], []
-        if operator_id is not None:
-            clauses.append("operator_id = ?")
-            parameters.append(operator_id)
-        if jurisdictions is not None:
-            if not jurisdictions:
-                return []
-            clauses.append("(" + " OR ".join("jurisdictions LIKE ?" for _ in jurisdictions) + ")")
-            parameters.extend(f"%,{city},%" for city in jurisdictions)
-        if states:
-            clauses.append(f"state IN ({','.join('?' * len(states))})")
-            parameters.extend(state.value for state in states)
+        filters = _flight_filters(operator_id, jurisdictions, states)
+        if filters is None:
+            return []
+        clauses, parameters = filters
         if after_id is not None:
             clauses.append("id > ?")
             parameters.append(after_id)
@@ -378,18 +390,10 @@ class SqliteStore:
                               end_time: datetime | None = None,
                               after_id: str | None = None,
                               limit: int = 100) -> list[FlightSummary]:
-        clauses, parameters = ["1 = 1"], []
-        if operator_id is not None:
-            clauses.append("operator_id = ?")
-            parameters.append(operator_id)
-        if jurisdictions is not None:
-            if not jurisdictions:
-                return []
-            clauses.append("(" + " OR ".join("jurisdictions LIKE ?" for _ in jurisdictions) + ")")
-            parameters.extend(f"%,{city},%" for city in jurisdictions)
-        if states:
-            clauses.append(f"state IN ({','.join('?' * len(states))})")
-            parameters.extend(state.value for state in states)
+        filters = _flight_filters(operator_id, jurisdictions, states)
+        if filters is None:
+            return []
+        clauses, parameters = filters
         # julianday(), not text comparison: "...:07.277Z" sorts before "...:07Z" as text.
         if end_time is not None:
             clauses.append("julianday(departure_time) < julianday(?)")
