@@ -539,12 +539,11 @@ class Engine:
         window = timedelta(seconds=window_s)
         in_time = list(tx.held_between(min(v.start_time for v in base),
                                        max(v.end_time for v in base) + window))
-        tree = STRtree([held.volume.outline_m for held in in_time])
+        tree = (STRtree([held.volume.outline_m for held in in_time])
+                if self.config.candidate_strategy == "strtree" else None)
         for index, volume in enumerate(base):
-            if self.config.candidate_strategy == "strtree":
-                candidates = [in_time[int(i)] for i in tree.query(volume.outline_m)]
-            else:
-                candidates = in_time
+            candidates = in_time if tree is None else [
+                in_time[int(i)] for i in tree.query(volume.outline_m)]
             reach_end = volume.end_time + window
             for held in candidates:
                 other = held.volume

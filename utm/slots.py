@@ -115,7 +115,7 @@ class Blockers:
         ours_box = np.array([(v.floor_agl_m, v.ceiling_agl_m, *v.outline_m.bounds)
                              for v in base])
         theirs_us = np.array([(h.start_us, h.end_us) for h in held], dtype=np.int64)
-        theirs_box = np.array([h.box for h in held])
+        theirs_box = np.array([h.extent_m for h in held])
         window_us = round(window_s * 1_000_000)
         mask = (
             (theirs_us[None, :, 1] > ours_us[:, None, 0])

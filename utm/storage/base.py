@@ -33,14 +33,14 @@ class HeldVolume:
     start_us: int = field(init=False)
     """The volume's start, microseconds since ``keys.EPOCH`` (for vectorised time tests)."""
     end_us: int = field(init=False)
-    box: tuple[float, float, float, float, float, float] = field(init=False)
+    extent_m: tuple[float, float, float, float, float, float] = field(init=False)
     """Floor and ceiling (m AGL), then the metric outline's bounds (min x, min y, max x,
     max y): the cheap tests before exact geometry, computed once when indexed."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start_us", instant_us(self.volume.start_time))
         object.__setattr__(self, "end_us", instant_us(self.volume.end_time))
-        object.__setattr__(self, "box", (self.volume.floor_agl_m, self.volume.ceiling_agl_m,
+        object.__setattr__(self, "extent_m", (self.volume.floor_agl_m, self.volume.ceiling_agl_m,
                                           *self.volume.outline_m.bounds))
 
 
