@@ -157,6 +157,7 @@ class Planner:
         self._coarse_zones: dict[Cell, list[Zone]] = {}
         self._coarse_by_zone: dict[str, set[Cell]] = {}
         self._routes: dict[tuple[Any, ...], Route] = {}
+        self._lifted: dict[tuple[Any, ...], tuple[Route, Route | NoRouteError]] = {}
 
     # -- public ------------------------------------------------------------------------------
 
@@ -197,13 +198,9 @@ class Planner:
         if not request.avoid_m:
             # Routes repeat all day between the same pads: reuse one while nothing that shaped
             # it changed (zones added or removed, or time-limited zones active in its window).
-            timed = frozenset(
-                zone.id for zone in self.airspace.zones.values()
-                if zone.active_windows and zone.is_active_during(departure_time, window_end)
-            )
             cache_key = (request.origin, request.destination, perf, cruise_agl_m,
-                         request.allowed_classes, request.use_corridors, self.airspace.version,
-                         timed)
+                         request.allowed_classes, request.use_corridors,
+                         *self._shaping(departure_time, window_end))
             cached = self._routes.get(cache_key)
             if cached is not None:
                 return cached
@@ -235,6 +232,38 @@ class Planner:
         """
         cruise_agl_m = self._cruise_altitude(request)
         departure_time = _aware(request.departure_time)
+        perf = request.performance
+        # The engine lifts the same cached routes all day: reuse the result (or the refusal)
+        # while nothing that shaped it changed, as ``plan`` does.
+        cache_key = (id(route), cruise_agl_m, perf, request.allowed_classes, *self._shaping(
+            departure_time, departure_time + timedelta(seconds=route.duration_s)))
+        cached = self._lifted.get(cache_key)
+        if cached is not None and cached[0] is route:
+            if isinstance(cached[1], NoRouteError):
+                raise cached[1]
+            return cached[1]
+        if len(self._lifted) >= ROUTE_CACHE_LIMIT:
+            self._lifted.clear()
+        try:
+            lifted = self._lift(route, request, cruise_agl_m, departure_time)
+        except NoRouteError as error:
+            self._lifted[cache_key] = (route, error)  # the route is kept: its id stays unique
+            raise
+        self._lifted[cache_key] = (route, lifted)
+        return lifted
+
+    def _shaping(self, departure_time: datetime,
+                 window_end: datetime) -> tuple[int, frozenset[str]]:
+        """What a route planned for ``[departure_time, window_end]`` depends on besides the
+        request: the airspace's version and the time-limited zones active in that window."""
+        timed = frozenset(
+            zone.id for zone in self.airspace.zones.values()
+            if zone.active_windows and zone.is_active_during(departure_time, window_end)
+        )
+        return self.airspace.version, timed
+
+    def _lift(self, route: Route, request: RouteRequest, cruise_agl_m: float,
+              departure_time: datetime) -> Route:
         perf = request.performance
         in_corridor = {id(leg.start) for leg in route.legs if leg.kind is LegKind.CORRIDOR}
         in_corridor |= {id(leg.end) for leg in route.legs if leg.kind is LegKind.CORRIDOR}

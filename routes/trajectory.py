@@ -130,7 +130,7 @@ def route_to_volumes(
     the engine saw.
     """
     departure_time = require_aware(departure_time, "departure_time")
-    tracks: list[Any] = []
+    tracks: list[tuple[float, float, float, float]] = []
     spans: list[tuple[float, float, float, float]] = []
     ends = np.array(
         [[leg.start.lng, leg.start.lat, leg.end.lng, leg.end.lat] for leg in route.legs]
@@ -141,15 +141,10 @@ def route_to_volumes(
         pieces = max(1, math.ceil(leg.duration_s / buffers.max_volume_duration_s - 1e-9))
         for piece in range(pieces):
             f0, f1 = piece / pieces, (piece + 1) / pieces
-            x0, y0 = ax + (bx - ax) * f0, ay + (by - ay) * f0
-            x1, y1 = ax + (bx - ax) * f1, ay + (by - ay) * f1
+            tracks.append((ax + (bx - ax) * f0, ay + (by - ay) * f0,
+                           ax + (bx - ax) * f1, ay + (by - ay) * f1))
             z0 = leg.start.alt_agl_m + (leg.end.alt_agl_m - leg.start.alt_agl_m) * f0
             z1 = leg.start.alt_agl_m + (leg.end.alt_agl_m - leg.start.alt_agl_m) * f1
-            tracks.append(
-                Point(x0, y0)
-                if math.hypot(x1 - x0, y1 - y0) < 0.01
-                else LineString([(x0, y0), (x1, y1)])
-            )
             spans.append((
                 max(0.0, min(z0, z1) - buffers.vertical_m),
                 max(z0, z1) + buffers.vertical_m,
@@ -158,12 +153,9 @@ def route_to_volumes(
             ))
     if not tracks:
         return []
-    footprints_m = shapely.buffer(np.array(tracks, dtype=object), buffers.horizontal_m,
-                                  quad_segs=4)
-    # One projection call each way for the whole route: pyproj is fast on arrays only.
-    outlines = metric_to_lnglat_many(footprints_m)
-    outlines = shapely.transform(outlines, lambda coords: np.round(coords, 7))
-    outlines_m = lnglat_to_metric_many(outlines)
+    shapes = _outlines(tracks, buffers.horizontal_m)
+    outlines = [shapes[track][0] for track in tracks]
+    outlines_m = [shapes[track][1] for track in tracks]
     volumes = []
     for outline, outline_m, (floor_m, ceiling_m, t0, t1) in zip(
         outlines, outlines_m, spans, strict=True
@@ -181,6 +173,33 @@ def route_to_volumes(
             outline_m=outline_m,
         ))
     return volumes
+
+
+_OUTLINES: dict[tuple[tuple[float, float, float, float], float], tuple[Any, Any]] = {}
+_OUTLINES_LIMIT = 200_000
+
+
+def _outlines(tracks: list[tuple[float, float, float, float]],
+              horizontal_m: float) -> dict[tuple[float, float, float, float], tuple[Any, Any]]:
+    """The buffered outline (lng/lat, rounded) and its metric form of each straight track
+    (x0, y0, x1, y1 in metres). Remembered: the same track recurs when a route is flown at
+    another altitude or planned again, and the same outline objects then share their index
+    cells and exact comparisons downstream."""
+    found = {track: _OUTLINES.get((track, horizontal_m)) for track in tracks}
+    missing = [track for track, shape in found.items() if shape is None]
+    if missing:
+        lines = [Point(x0, y0) if math.hypot(x1 - x0, y1 - y0) < 0.01
+                 else LineString([(x0, y0), (x1, y1)]) for x0, y0, x1, y1 in missing]
+        footprints_m = shapely.buffer(np.array(lines, dtype=object), horizontal_m, quad_segs=4)
+        # One projection call each way for them all: pyproj is fast on arrays only.
+        outlines = metric_to_lnglat_many(footprints_m)
+        outlines = shapely.transform(outlines, lambda coords: np.round(coords, 7))
+        outlines_m = lnglat_to_metric_many(outlines)
+        if len(_OUTLINES) + len(missing) > _OUTLINES_LIMIT:
+            _OUTLINES.clear()
+        for track, outline, outline_m in zip(missing, outlines, outlines_m, strict=True):
+            found[track] = _OUTLINES[(track, horizontal_m)] = (outline, outline_m)
+    return found  # type: ignore[return-value]  # every value is set now
 
 
 def route_swaths_m(

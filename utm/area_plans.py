@@ -44,7 +44,7 @@ from utm.flights import Conflict, Decision, Flight, Reason, ReviewStatus
 from utm.plans import AreaPlan, Priority
 from utm.states import FlightState, check_transition
 from utm.storage.base import Store, Transaction
-from utm.storage.keys import footprint_cells, time_buckets, volume_keys
+from utm.storage.keys import Reach, footprint_cells, time_buckets
 
 if TYPE_CHECKING:
     from utm.engine import Engine, Event
@@ -283,13 +283,11 @@ def _held_conflicts(engine: Engine, tx: Transaction, flight_id: str,
                     plan: AreaPlan) -> tuple[list[Conflict], set[str]]:
     """Flights whose held volumes meet the plan's (exactly), and those of them an emergency
     may take the airspace of (approved or pending review, lower priority, not flying)."""
-    layers = engine.store.layers
     preempt_rank = plan.priority.rank if plan.priority is Priority.EMERGENCY else None
     conflicts: dict[str, Conflict] = {}
     preempted: set[str] = set()
     for volume in plan.volumes:
-        keys = volume_keys(volume, footprint_cells(volume, engine.spec), layers, engine.spec)
-        for held in tx.candidates(keys):
+        for held in tx.candidates(Reach.of([volume], engine.spec)):
             if held.flight_id == flight_id or held.flight_id in conflicts:
                 continue
             if not volumes_intersect(volume, held.volume):

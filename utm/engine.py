@@ -55,7 +55,7 @@ from utm.plans import AnyPlan, AreaPlan, FlightPlan, Priority
 from utm.slots import PREEMPTABLE_STATES, Blockers, FootprintCache, Interval
 from utm.states import HOLDS_AIRSPACE, FlightState, check_transition
 from utm.storage.base import Store, Transaction
-from utm.storage.keys import IndexSpec, footprint_cells, reach_keys
+from utm.storage.keys import IndexSpec, Reach, footprint_cells
 
 VOLUME_CACHE_LIMIT = 5_000
 """Routes whose volumes are kept for reuse (see ``_volumes_at``)."""
@@ -507,8 +507,8 @@ class Engine:
         (see ``utm.slots``); a Conflict if a permanent zone blocks the route."""
         blockers = Blockers(self._footprints)
         if self.config.candidate_strategy == "index":
-            keys = reach_keys(base, cells, self.store.layers, self.spec, window_s)
-            blockers.add_pairs(base, list(tx.candidates(keys)), window_s, preempt_rank)
+            blockers.add_pairs(base, tx.candidates(Reach(base, cells, window_s)), window_s,
+                               preempt_rank)
         else:
             self._forbidden_naive(tx, base, window_s, preempt_rank, blockers)
         blocking = [AirspaceClass.PROHIBITED]

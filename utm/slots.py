@@ -29,7 +29,7 @@ from shapely.geometry.base import BaseGeometry
 from routes import Volume4D
 from routes.volumes import footprints_intersect
 from utm.states import FlightState
-from utm.storage.base import HeldVolume
+from utm.storage.base import Candidates, HeldVolume
 from utm.storage.keys import instant_us
 
 PREEMPTABLE_STATES = (FlightState.APPROVED, FlightState.PENDING_REVIEW)
@@ -97,25 +97,29 @@ class Blockers:
         self._lo_s = np.empty(0)
         self._hi_s = np.empty(0)
         self._open = np.empty(0, dtype=bool)
-        self._pending: list[tuple[Interval, BaseGeometry, BaseGeometry]] = []
+        self._sources: list[tuple[Sequence[Volume4D], list[HeldVolume], int | None]] = []
+        """Per ``add_pairs`` call: the route's volumes, the candidates, the preempting rank."""
+        self._source = np.empty(0, dtype=np.int64)
+        self._mine = np.empty(0, dtype=np.int64)
+        self._their = np.empty(0, dtype=np.int64)
 
     def confirm(self, interval: Interval) -> None:
         self.confirmed.append(interval)
         if not interval.preemptable:
             self._blocking = None
 
-    def add_pairs(self, base: Sequence[Volume4D], held: Sequence[HeldVolume], window_s: float,
+    def add_pairs(self, base: Sequence[Volume4D], candidates: Candidates, window_s: float,
                   preempt_rank: int | None) -> None:
         """Pending intervals for every (route volume, held volume) pair that overlaps in
         altitude and bounding box, and in time for some delay in ``[0, window_s]``."""
-        if not base or not held:
+        if not base or not len(candidates):
             return
         ours_us = np.array([(instant_us(v.start_time), instant_us(v.end_time)) for v in base],
                            dtype=np.int64)
         ours_box = np.array([(v.floor_agl_m, v.ceiling_agl_m, *v.outline_m.bounds)
                              for v in base])
-        theirs_us = np.array([(h.start_us, h.end_us) for h in held], dtype=np.int64)
-        theirs_box = np.array([h.extent_m for h in held])
+        theirs_us = candidates.times_us
+        theirs_box = candidates.extents_m
         window_us = round(window_s * 1_000_000)
         mask = (
             (theirs_us[None, :, 1] > ours_us[:, None, 0])
@@ -130,27 +134,31 @@ class Blockers:
         mine, their = np.nonzero(mask)
         if not len(mine):
             return
-        lo_s = (theirs_us[their, 0] - ours_us[mine, 1]) / 1_000_000
-        hi_s = (theirs_us[their, 1] - ours_us[mine, 0]) / 1_000_000
-        pending: list[tuple[Interval, BaseGeometry, BaseGeometry]] = []
-        for i, j, lo, hi in zip(mine.tolist(), their.tolist(), lo_s.tolist(), hi_s.tolist(),
-                                strict=True):
-            other = held[j]
-            preemptable = (preempt_rank is not None and other.priority_rank < preempt_rank
-                           and other.state in PREEMPTABLE_STATES)
-            pending.append((Interval(lo, hi, other.flight_id, preemptable, i),
-                            base[i].outline_m, other.volume.outline_m))
-        self._pending.extend(pending)
-        self._lo_s = np.concatenate([self._lo_s, lo_s])
-        self._hi_s = np.concatenate([self._hi_s, hi_s])
-        self._open = np.concatenate([self._open, np.ones(len(pending), dtype=bool)])
+        # Intervals are made only for the pairs the search looks at (most never are).
+        self._sources.append((base, candidates.held, preempt_rank))
+        self._source = np.concatenate([self._source, np.full(len(mine), len(self._sources) - 1)])
+        self._mine = np.concatenate([self._mine, mine])
+        self._their = np.concatenate([self._their, their])
+        self._lo_s = np.concatenate([self._lo_s, (theirs_us[their, 0] - ours_us[mine, 1]) / 1e6])
+        self._hi_s = np.concatenate([self._hi_s, (theirs_us[their, 1] - ours_us[mine, 0]) / 1e6])
+        self._open = np.concatenate([self._open, np.ones(len(mine), dtype=bool)])
+
+    def _pair(self, position: int) -> tuple[Interval, BaseGeometry, BaseGeometry]:
+        """The interval of pending pair ``position``, and the two outlines to compare."""
+        base, held, preempt_rank = self._sources[int(self._source[position])]
+        mine, other = int(self._mine[position]), held[int(self._their[position])]
+        preemptable = (preempt_rank is not None and other.priority_rank < preempt_rank
+                       and other.state in PREEMPTABLE_STATES)
+        interval = Interval(float(self._lo_s[position]), float(self._hi_s[position]),
+                            other.flight_id, preemptable, mine)
+        return interval, base[mine].outline_m, other.volume.outline_m
 
     def resolve_at(self, delay_s: float) -> bool:
         """True if a pending pair whose interval contains ``delay_s`` is a real overlap that
         forbids it (then that one is confirmed, and the others wait: the search jumps past
         it). False if none does: then every pending pair containing the delay has been
         compared, so ``at(delay_s)`` is complete."""
-        if not self._pending:
+        if not len(self._open):
             return False
         touched = np.flatnonzero(self._open & (self._lo_s < delay_s) & (delay_s < self._hi_s))
         if not len(touched):
@@ -159,7 +167,7 @@ class Blockers:
         order = touched[np.argsort(-self._hi_s[touched], kind="stable")].tolist()
         preemptable: list[int] = []
         for position in order:
-            interval, ours, theirs = self._pending[position]
+            interval, ours, theirs = self._pair(position)
             if interval.preemptable:
                 preemptable.append(position)
                 continue
@@ -169,7 +177,7 @@ class Blockers:
                 return True
         for position in preemptable:
             self._open[position] = False
-            interval, ours, theirs = self._pending[position]
+            interval, ours, theirs = self._pair(position)
             if self.cache.meet(ours, theirs):
                 self.confirm(interval)
         return False
@@ -179,7 +187,7 @@ class Blockers:
         touched = np.flatnonzero(self._open & (self._lo_s < delay_s) & (delay_s < self._hi_s))
         for position in touched.tolist():
             self._open[position] = False
-            interval, ours, theirs = self._pending[position]
+            interval, ours, theirs = self._pair(position)
             if self.cache.meet(ours, theirs):
                 self.confirm(interval)
         return [interval for interval in self.confirmed if interval.contains(delay_s)]

@@ -18,7 +18,7 @@ from routes import Volume4D
 from routes.volumes import altitude_ranges_overlap, footprints_intersect, volumes_intersect
 from utm.slots import Blockers, FootprintCache
 from utm.states import FlightState
-from utm.storage.base import HeldVolume
+from utm.storage.base import Candidates, HeldVolume
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 WINDOW_S = 900.0
@@ -82,7 +82,7 @@ def test_lazy_search_finds_the_eager_delay(placed: list[tuple[float, float, floa
     wait_s = {0.0: 7.0} if pad_wait else {}
     cache = FootprintCache()
     blockers = Blockers(cache)
-    blockers.add_pairs(base, held, WINDOW_S, None)
+    blockers.add_pairs(base, Candidates.of(held), WINDOW_S, None)
     lazy = blockers.first_free(WINDOW_S, lambda delay_s: wait_s.get(delay_s, 0.0))
     assert lazy == _eager_first_free(base, held, wait_s)
     if lazy is not None:  # the delay taken is really free of every held volume
@@ -98,7 +98,7 @@ def test_a_blocked_corridor_is_proven_with_few_exact_comparisons() -> None:
             for n in range(30) for i in range(4)]
     cache = FootprintCache()
     blockers = Blockers(cache)
-    blockers.add_pairs(base, held, 3600.0, None)
+    blockers.add_pairs(base, Candidates.of(held), 3600.0, None)
     delay_s = blockers.first_free(3600.0, lambda delay_s: 0.0)
     assert delay_s == 30 * 60.0 + 60.0  # after the last one has left the first segment
     pairs = len(base) * len(held)
@@ -111,6 +111,6 @@ def test_an_emergency_sees_what_it_would_preempt() -> None:
             HeldVolume("HIGH", 0, _volume(0.0, 0.0, 400.0, 120.0, 40.0), 9,
                        FlightState.APPROVED)]
     blockers = Blockers(FootprintCache())
-    blockers.add_pairs(base, held, WINDOW_S, preempt_rank=5)
+    blockers.add_pairs(base, Candidates.of(held), WINDOW_S, preempt_rank=5)
     assert blockers.first_free(WINDOW_S, lambda delay_s: 0.0) == 0.0
     assert {iv.ref for iv in blockers.all_at(0.0) if iv.preemptable} == {"LOW"}

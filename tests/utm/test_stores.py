@@ -32,7 +32,7 @@ from utm.flights import Decision, Flight, PadSlot
 from utm.plans import FlightPlan, Priority, make_drone
 from utm.states import FlightState
 from utm.storage import Store, open_store
-from utm.storage.keys import footprint_cells, volume_keys
+from utm.storage.keys import Reach
 
 POSTGRES_URL = os.environ.get("UTM_TEST_POSTGRES_URL")
 SKIP_POSTGRES = "set UTM_TEST_POSTGRES_URL to run the PostgreSQL tests"
@@ -116,11 +116,12 @@ def make_flight(flight_id: str, t0: datetime, *, state: FlightState = FlightStat
     )
 
 
-def keys_of(store: Store, flight: Flight) -> list[Any]:
-    """Every index key of a flight's volumes."""
-    return [key for volume in flight.volumes
-            for key in volume_keys(volume, footprint_cells(volume, store.spec), store.layers,
-                                   store.spec)]
+def reach_of(store: Store, flight: Flight, *, raised_m: float = 0.0,
+             later: timedelta = timedelta(0)) -> Reach:
+    """Where and when a flight's volumes are (optionally raised or later)."""
+    return Reach.of([replace(volume, floor_agl_m=volume.floor_agl_m + raised_m,
+                             ceiling_agl_m=volume.ceiling_agl_m + raised_m).shifted(later)
+                     for volume in flight.volumes], store.spec)
 
 
 def put(store: Store, *flights: Flight) -> None:
@@ -322,7 +323,7 @@ def test_candidates_after_put_and_after_cancel(store: Store, t0: datetime) -> No
     flight = make_flight("fp-1", t0, priority=Priority.PUBLIC_SERVICE)
     other = make_flight("fp-far", t0, lng=104.30, pad=1)
     put(store, flight, other)
-    keys = keys_of(store, flight)
+    keys = reach_of(store, flight)
     with store.transaction(()) as tx:
         held = list(tx.candidates(keys))
         assert sorted((h.flight_id, h.index) for h in held) == [("fp-1", 0), ("fp-1", 1)]
@@ -330,8 +331,8 @@ def test_candidates_after_put_and_after_cancel(store: Store, t0: datetime) -> No
         assert {h.state for h in held} == {FlightState.APPROVED}
         assert [h.volume.to_json() for h in sorted(held, key=lambda h: h.index)] == [
             v.to_json() for v in flight.volumes]
-        assert list(tx.candidates(keys_of(store, flight)[:1])) != []
-        assert list(tx.candidates([])) == []
+        assert list(tx.candidates(Reach.of(flight.volumes[:1], store.spec))) != []
+        assert list(tx.candidates(Reach((), ()))) == []
     put(store, flight.evolve(state=FlightState.ACTIVATED))
     with store.transaction(()) as tx:
         assert {h.state for h in tx.candidates(keys)} == {FlightState.ACTIVATED}
@@ -340,22 +341,23 @@ def test_candidates_after_put_and_after_cancel(store: Store, t0: datetime) -> No
         assert list(tx.candidates(keys)) == []
         assert [s.flight_id for s in tx.pad_slots("CD-TFS", t0 - timedelta(hours=1), t0)] == [
             "fp-far"]
-        assert {h.flight_id for h in tx.candidates(keys_of(store, other))} == {"fp-far"}
+        assert {h.flight_id for h in tx.candidates(reach_of(store, other))} == {"fp-far"}
 
 
 def test_candidates_by_layer_and_bucket(store: Store, t0: datetime) -> None:
-    """Asking about the layer above (or a later bucket) first, then the flight's own keys:
-    whatever a store reads ahead, each answer is exact."""
+    """Asking about the layers above (or an hour later) first, then the flight's own reach:
+    whatever a store reads ahead, it finds what is there and nothing far from it."""
     flight = make_flight("fp-1", t0)  # 30-60 m: one layer
     put(store, flight)
-    keys = keys_of(store, flight)
-    above = [(cell, layer + 1, bucket) for cell, layer, bucket in keys]
-    later = [(cell, layer, bucket + 1) for cell, layer, bucket in keys]
+    keys = reach_of(store, flight)
+    above = reach_of(store, flight, raised_m=40.0)
+    later = reach_of(store, flight, later=timedelta(hours=1))
     with store.transaction(()) as tx:
         assert list(tx.candidates(above)) == []
         assert list(tx.candidates(later)) == []
         assert {h.flight_id for h in tx.candidates(keys)} == {"fp-1"}
-        assert {h.flight_id for h in tx.candidates(keys[:1] + above)} == {"fp-1"}
+        mixed = Reach([*keys.volumes[:1], *above.volumes], [*keys.cells[:1], *above.cells])
+        assert {h.flight_id for h in tx.candidates(mixed)} == {"fp-1"}
     with store.transaction(()) as tx:
         assert {h.flight_id for h in tx.candidates(keys)} == {"fp-1"}
         assert list(tx.candidates(above)) == []
@@ -384,7 +386,7 @@ def test_held_between(store: Store, t0: datetime) -> None:
 
 def test_a_transaction_sees_its_own_writes(store: Store, t0: datetime) -> None:
     flight = make_flight("fp-1", t0)
-    keys = keys_of(store, flight)
+    keys = reach_of(store, flight)
     with store.transaction(()) as tx:
         assert list(tx.candidates(keys)) == []  # read once: must not be remembered stale
         assert tx.pad_slots("CD-TFS", t0 - timedelta(hours=1), t0) == []
@@ -409,7 +411,7 @@ def test_rollback_on_exception_leaves_nothing(store: Store, t0: datetime) -> Non
     assert store.list_records("alert") == []
     assert store.list_audit() == []
     with store.transaction(()) as tx:
-        assert list(tx.candidates(keys_of(store, flight))) == []
+        assert list(tx.candidates(reach_of(store, flight))) == []
         assert tx.pad_slots("CD-TFS", t0 - timedelta(hours=1), t0) == []
     put(store, flight)  # and the store still works
     assert store.get_flight("fp-1") is not None
@@ -419,7 +421,7 @@ def test_forget_before_keeps_correctness(store: Store, t0: datetime) -> None:
     put(store, make_flight("fp-1", t0))
     store.forget_before(t0 - timedelta(days=1))  # nothing ended that early
     with store.transaction(()) as tx:
-        assert {h.flight_id for h in tx.candidates(keys_of(store, make_flight("x", t0)))} == {
+        assert {h.flight_id for h in tx.candidates(reach_of(store, make_flight("x", t0)))} == {
             "fp-1"}
 
 
@@ -645,7 +647,7 @@ def test_postgres_locks_serialise_two_nodes(
     stores = [open_store(pg_schema_url, airspace_model.layers) for _ in range(2)]
     try:
         flight = make_flight("fp-1", t0)
-        keys = keys_of(stores[0], flight)
+        keys = reach_of(stores[0], flight)
         lock_key = 1_000_001  # any int (below every H3 index, so taken first)
         holding, seen = threading.Event(), []
 

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import numpy as np
+
 from airspace.grid import AltitudeLayers
 from routes import Volume4D
 from utm.flights import Flight
 from utm.plans import Priority
 from utm.states import FlightState
-from utm.storage.keys import IndexSpec, Key, instant_us
+from utm.storage.keys import IndexSpec, Reach, instant_us
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,44 @@ class HeldVolume:
         object.__setattr__(self, "end_us", instant_us(self.volume.end_time))
         object.__setattr__(self, "extent_m", (self.volume.floor_agl_m, self.volume.ceiling_agl_m,
                                           *self.volume.outline_m.bounds))
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Held volumes that may conflict (a superset: exact geometry decides), each once, with
+    their times and extents as arrays, so that the cheap tests run over all of them at once
+    (``utm.slots.Blockers.add_pairs``)."""
+
+    held: list[HeldVolume]
+    times_us: np.ndarray
+    """(n, 2) int64: ``start_us``, ``end_us`` of each."""
+    extents_m: np.ndarray
+    """(n, 6) float: ``extent_m`` of each."""
+
+    @classmethod
+    def of(cls, held: Iterable[HeldVolume]) -> Candidates:
+        """Candidates from held volumes (building the arrays)."""
+        listed = list(held)
+        return cls(listed,
+                   np.array([(h.start_us, h.end_us) for h in listed],
+                            dtype=np.int64).reshape(-1, 2),
+                   np.array([h.extent_m for h in listed], dtype=float).reshape(-1, 6))
+
+    def __iter__(self) -> Iterator[HeldVolume]:
+        return iter(self.held)
+
+    def __len__(self) -> int:
+        return len(self.held)
+
+    def replacing(self, flight_ids: set[str], more: Iterable[HeldVolume]) -> Candidates:
+        """These without the volumes of ``flight_ids``, plus ``more`` (a transaction's own
+        writes over what was committed)."""
+        keep = [position for position, held in enumerate(self.held)
+                if held.flight_id not in flight_ids]
+        extra = Candidates.of(more)
+        return Candidates([self.held[p] for p in keep] + extra.held,
+                          np.concatenate([self.times_us[keep], extra.times_us]),
+                          np.concatenate([self.extents_m[keep], extra.extents_m]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +118,9 @@ class Transaction(Protocol):
         """Take more locks inside the transaction (a store may raise to ask for a retry)."""
         ...
 
-    def candidates(self, keys: Iterable[Key]) -> Iterable[HeldVolume]:
-        """Held volumes with any of ``keys`` (each at most once)."""
+    def candidates(self, reach: Reach) -> Candidates:
+        """Held volumes that may meet one of ``reach``'s volumes at some delay in its
+        window: every one that does (each once), and maybe others."""
         ...
 
     def held_between(self, start_time: datetime, end_time: datetime) -> Iterator[HeldVolume]:

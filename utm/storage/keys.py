@@ -108,6 +108,36 @@ def reach_keys(volumes: Sequence[Volume4D], cells: Sequence[frozenset[Cell]],
             for bucket in range(first, last + 1)]
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Where and when a route's volumes may be if flown at any delay in ``[0, window_s]``:
+    what the engine asks a store for candidates (``Transaction.candidates``). Each store
+    turns it into the lookups its own index needs."""
+
+    volumes: Sequence[Volume4D]
+    cells: Sequence[frozenset[Cell]]
+    """Each volume's index cells (``footprint_cells``), in the same order."""
+    window_s: float = 0.0
+
+    @classmethod
+    def of(cls, volumes: Sequence[Volume4D], spec: IndexSpec, window_s: float = 0.0) -> Reach:
+        """The reach of ``volumes``, computing their cells."""
+        return cls(volumes, [footprint_cells(volume, spec) for volume in volumes], window_s)
+
+    def keys(self, layers: AltitudeLayers, spec: IndexSpec) -> list[Key]:
+        """Its (cell, layer, bucket) keys (see ``reach_keys``)."""
+        return reach_keys(self.volumes, self.cells, layers, spec, self.window_s)
+
+    def bounds(self) -> tuple[int, int, float, float]:
+        """Start and end (microseconds, the end with the window) and floor and ceiling (m AGL)
+        of everything it covers: what a candidate must overlap at all."""
+        return (min(instant_us(v.start_time) for v in self.volumes),
+                max(instant_us(v.end_time) for v in self.volumes)
+                + round(self.window_s * 1_000_000),
+                min(v.floor_agl_m for v in self.volumes),
+                max(v.ceiling_agl_m for v in self.volumes))
+
+
 def lock_keys(cells: set[Cell] | frozenset[Cell], spec: IndexSpec) -> list[int]:
     """Sorted parent cells to lock, so that two writers always lock in the same order."""
     return sorted({cell_to_parent(cell, spec.lock_resolution) for cell in cells})

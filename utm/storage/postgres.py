@@ -107,8 +107,8 @@ from utm.errors import StoreConflictError, StoreUnavailableError, StoreWriteErro
 from utm.flights import Flight, outline_ring_to_path, route_legs_doc_to_path
 from utm.plans import Priority
 from utm.states import HOLDS_AIRSPACE, FlightState
-from utm.storage.base import FlightSummary, HeldPadSlot, HeldVolume
-from utm.storage.keys import IndexSpec, Key, footprint_cells, volume_keys
+from utm.storage.base import Candidates, FlightSummary, HeldPadSlot, HeldVolume
+from utm.storage.keys import IndexSpec, Key, Reach, footprint_cells, volume_keys
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -411,10 +411,10 @@ class _PostgresTransaction:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def candidates(self, keys: Iterable[Key]) -> Iterator[HeldVolume]:
-        unique = set(keys)
+    def candidates(self, reach: Reach) -> Candidates:
+        unique = set(reach.keys(self.store.layers, self.store.spec))
         if not unique:
-            return
+            return Candidates.of(())
         self._lock_cells({key[0] for key in unique})
         # Not ``unique - self._known.keys()``: that copies every key known so far.
         missing = {key for key in unique if key not in self._known}
@@ -422,7 +422,7 @@ class _PostgresTransaction:
             self._fetch(missing)
         known = self._known
         # By identity: one HeldVolume object per held volume in this transaction.
-        yield from {id(held): held for key in unique for held in known[key]}.values()
+        return Candidates.of({id(held): held for key in unique for held in known[key]}.values())
 
     def _fetch(self, keys: set[Key]) -> None:
         """Read what is held under ``keys`` into ``_known`` (exactly those keys: the engine

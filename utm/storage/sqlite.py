@@ -46,8 +46,8 @@ from utm.errors import StoreUnavailableError, StoreWriteError, UtmError
 from utm.flights import Flight, outline_ring_to_path, route_legs_doc_to_path
 from utm.plans import Priority
 from utm.states import HOLDS_AIRSPACE, FlightState
-from utm.storage.base import FlightSummary, HeldPadSlot, HeldVolume
-from utm.storage.keys import IndexSpec, Key
+from utm.storage.base import Candidates, FlightSummary, HeldPadSlot, HeldVolume
+from utm.storage.keys import IndexSpec, Reach
 from utm.storage.volume_index import VolumeIndex
 
 SCHEMA = """
@@ -137,22 +137,15 @@ class _SqliteTransaction:
     def lock(self, lock_keys: Sequence[int]) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` holds the whole database already."""
 
-    def candidates(self, keys: Iterable[Key]) -> Iterable[HeldVolume]:
-        held = self.store.index.candidates(keys)
+    def candidates(self, reach: Reach) -> Candidates:
+        held = self.store.index.candidates(reach)
         if not self.pending:  # the common case: nothing written yet in this transaction
             return held
-        return self._with_pending(held)
-
-    def _with_pending(self, held: Iterable[HeldVolume]) -> Iterator[HeldVolume]:
-        pending_ids = {flight.id for flight in self.pending}
-        for volume in held:
-            if volume.flight_id not in pending_ids:
-                yield volume
-        for flight in self.pending:  # written earlier in this transaction
-            if flight.state in HOLDS_AIRSPACE:
-                for position, volume_4d in enumerate(flight.volumes):
-                    yield HeldVolume(flight.id, position, volume_4d, flight.priority.rank,
-                                     flight.state)
+        # Written earlier in this transaction: what it wrote replaces what was committed.
+        return held.replacing({flight.id for flight in self.pending}, (
+            HeldVolume(flight.id, position, volume, flight.priority.rank, flight.state)
+            for flight in self.pending if flight.state in HOLDS_AIRSPACE
+            for position, volume in enumerate(flight.volumes)))
 
     def held_between(self, start_time: datetime, end_time: datetime) -> Iterator[HeldVolume]:
         pending_ids = {flight.id for flight in self.pending}

@@ -1,53 +1,95 @@
-"""An in-memory index of held volumes and pad slots by (cell, layer, time bucket).
+"""An in-memory index of held volumes by (H3 cell, time bucket), and pad slots by vertiport.
 
 Used by the SQLite store as its cache of what the database holds; kept in step by the store
-on every commit. Finding candidates is a few dictionary lookups, whatever the traffic.
+on every commit. Finding a route's candidates costs a dictionary lookup per (cell, bucket) it
+may reach, then array operations, whatever the traffic:
+
+- every held volume is a *row*: its times and extents live in numpy arrays (reused rows when
+  flights go), so the cheap tests of ``utm.slots`` need no Python per candidate;
+- the postings map a small integer key (the cell's dense number and the bucket) to the rows
+  filed under it. Altitude is not part of the key: it is compared in the arrays, which is
+  cheaper than a lookup per layer.
+
+The keys are this index's own (its bucket is ``INDEX_BUCKET_S``): the store's ``IndexSpec``
+keys are for stores that share keys across nodes (PostgreSQL).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import chain
 
-from airspace.grid import AltitudeLayers
+import numpy as np
+
+from airspace.grid import AltitudeLayers, Cell, cell_to_parent
 from utm.flights import Flight
 from utm.states import HOLDS_AIRSPACE
-from utm.storage.base import HeldPadSlot, HeldVolume
-from utm.storage.keys import IndexSpec, Key, footprint_cells, volume_keys
+from utm.storage.base import Candidates, HeldPadSlot, HeldVolume
+from utm.storage.keys import IndexSpec, Reach, footprint_cells, instant_us
+
+INDEX_RESOLUTION = 8
+"""Volumes are filed under the parents at this H3 resolution (about 460 m edge) of their
+index cells: a volume then sits under one to three cells, not five to ten, so a route finds
+each neighbour under fewer keys; the arrays drop the ones too far away."""
+
+INDEX_BUCKET_S = 900
+"""Width of this index's time buckets. Wider buckets mean fewer lookups per route and more
+rows to filter in the arrays; 900 s suits routes of a few minutes flown in windows of up to
+half an hour."""
+
+_BUCKET_BITS = 24
+_BUCKET_MASK = (1 << _BUCKET_BITS) - 1
+"""Buckets are folded modulo 2^24 (about 480 years of 900 s): two instants that far apart
+share postings, which only adds candidates the arrays then drop."""
 
 
 class VolumeIndex:
-    """Held volumes by key, and pad slots by vertiport. Not thread-safe: the store locks."""
+    """Held volumes by cell and time bucket, and pad slots by vertiport. Not thread-safe: the
+    store locks."""
 
     def __init__(self, layers: AltitudeLayers, spec: IndexSpec) -> None:
         self.layers = layers
         self.spec = spec
-        self._by_key: dict[Key, list[HeldVolume]] = defaultdict(list)
-        self._keys_by_flight: dict[str, list[Key]] = {}
+        self._bucket_us = INDEX_BUCKET_S * 1_000_000
+        self._cell_numbers: dict[Cell, int] = {}
+        """Index cell -> dense number of its parent at ``INDEX_RESOLUTION``."""
+        self._parent_numbers: dict[Cell, int] = {}
+        self._postings: dict[int, list[int]] = {}
+        self._rows: list[HeldVolume | None] = []
+        self._free_rows: list[int] = []
+        self._times_us = np.zeros((0, 2), dtype=np.int64)
+        self._extents_m = np.zeros((0, 6))
+        self._rows_by_flight: dict[str, list[int]] = {}
+        self._keys_by_flight: dict[str, set[int]] = {}
         self._end_by_flight: dict[str, datetime] = {}
         self._pads: dict[str, list[HeldPadSlot]] = defaultdict(list)
-        self._held_by_flight: dict[str, list[HeldVolume]] = {}
 
     def __len__(self) -> int:
-        return len(self._keys_by_flight)
+        return len(self._rows_by_flight)
+
+    # -- writing -----------------------------------------------------------------------
 
     def put(self, flight: Flight) -> None:
         """Index a flight's volumes and pads if its state holds airspace (replacing any)."""
         self.remove(flight.id)
         if flight.state not in HOLDS_AIRSPACE or not flight.volumes:
             return
-        keys: list[Key] = []
-        held_volumes: list[HeldVolume] = []
+        rows: list[int] = []
+        keys: set[int] = set()
         for position, volume in enumerate(flight.volumes):
             held = HeldVolume(flight.id, position, volume, flight.priority.rank, flight.state)
-            held_volumes.append(held)
-            for key in volume_keys(volume, footprint_cells(volume, self.spec), self.layers,
-                                   self.spec):
-                self._by_key[key].append(held)
-                keys.append(key)
+            row = self._new_row(held)
+            rows.append(row)
+            buckets = range(held.start_us // self._bucket_us,
+                            (held.end_us - 1) // self._bucket_us + 1)
+            for number in {self._number(cell) for cell in footprint_cells(volume, self.spec)}:
+                for bucket in buckets:
+                    key = self._key(number, bucket)
+                    self._postings.setdefault(key, []).append(row)
+                    keys.add(key)
+        self._rows_by_flight[flight.id] = rows
         self._keys_by_flight[flight.id] = keys
-        self._held_by_flight[flight.id] = held_volumes
         self._end_by_flight[flight.id] = max(v.end_time for v in flight.volumes)
         for slot in flight.pad_slots:
             self._pads[slot.vertiport_id].append(
@@ -55,38 +97,97 @@ class VolumeIndex:
                             slot.end_time)
             )
 
+    def _new_row(self, held: HeldVolume) -> int:
+        if self._free_rows:
+            row = self._free_rows.pop()
+            self._rows[row] = held
+        else:
+            row = len(self._rows)
+            self._rows.append(held)
+            if row >= len(self._times_us):  # grow the arrays by doubling
+                capacity = max(1024, 2 * len(self._times_us))
+                self._times_us = np.resize(self._times_us, (capacity, 2))
+                self._extents_m = np.resize(self._extents_m, (capacity, 6))
+        self._times_us[row] = (held.start_us, held.end_us)
+        self._extents_m[row] = held.extent_m
+        return row
+
+    def _number(self, cell: Cell) -> int:
+        number = self._cell_numbers.get(cell)
+        if number is None:
+            parent = cell_to_parent(cell, min(INDEX_RESOLUTION, self.spec.resolution))
+            number = self._parent_numbers.setdefault(parent, len(self._parent_numbers))
+            self._cell_numbers[cell] = number
+        return number
+
+    @staticmethod
+    def _key(cell_number: int, bucket: int) -> int:
+        return (cell_number << _BUCKET_BITS) | (bucket & _BUCKET_MASK)
+
     def remove(self, flight_id: str) -> None:
         """Forget a flight's volumes and pad slots."""
-        keys = self._keys_by_flight.pop(flight_id, None)
+        rows = self._rows_by_flight.pop(flight_id, None)
+        keys = self._keys_by_flight.pop(flight_id, set())
         self._end_by_flight.pop(flight_id, None)
-        self._held_by_flight.pop(flight_id, None)
-        if keys is None:
+        if rows is None:
             return
-        for key in set(keys):
-            remaining = [held for held in self._by_key[key] if held.flight_id != flight_id]
+        gone = set(rows)
+        for key in keys:
+            remaining = [row for row in self._postings[key] if row not in gone]
             if remaining:
-                self._by_key[key] = remaining
+                self._postings[key] = remaining
             else:
-                del self._by_key[key]
+                del self._postings[key]
+        for row in rows:
+            self._rows[row] = None
+        self._free_rows.extend(rows)
         for vertiport_id, slots in list(self._pads.items()):
             kept = [slot for slot in slots if slot.flight_id != flight_id]
             if len(kept) != len(slots):
                 self._pads[vertiport_id] = kept
 
-    def candidates(self, keys: Iterable[Key]) -> Iterable[HeldVolume]:
-        """Held volumes under any of ``keys``, each once."""
-        by_key = self._by_key
-        # By identity: each held volume is one object, under every key it is filed at.
-        unique = {id(held): held for key in keys for held in by_key.get(key, ())}
-        return unique.values()
+    # -- reading -----------------------------------------------------------------------
 
-    def held_between(self, start_time: datetime, end_time: datetime) -> Iterator[HeldVolume]:
+    def candidates(self, reach: Reach) -> Candidates:
+        """Held volumes sharing a cell and a bucket with ``reach``, that overlap its whole
+        time span and altitude range (each once)."""
+        if not reach.volumes:
+            return Candidates.of(())
+        window_us = round(reach.window_s * 1_000_000)
+        bucket_us = self._bucket_us
+        numbers = self._cell_numbers
+        spans: dict[int, tuple[int, int]] = {}
+        for volume, cells in zip(reach.volumes, reach.cells, strict=True):
+            first = instant_us(volume.start_time) // bucket_us
+            last = (instant_us(volume.end_time) + window_us - 1) // bucket_us
+            for cell in cells:
+                number = numbers.get(cell)
+                if number is None:  # nothing was ever filed there
+                    continue
+                span = spans.get(number)
+                if span is None:
+                    spans[number] = (first, last)
+                elif first < span[0] or last > span[1]:
+                    spans[number] = (min(first, span[0]), max(last, span[1]))
+        postings = self._postings
+        found = [postings.get(self._key(number, bucket))
+                 for number, (first, last) in spans.items() for bucket in range(first, last + 1)]
+        rows = np.unique(np.fromiter(chain.from_iterable(rows for rows in found if rows),
+                                     dtype=np.int64))
+        start_us, end_us, floor_m, ceiling_m = reach.bounds()
+        times, extents = self._times_us[rows], self._extents_m[rows]
+        rows = rows[(times[:, 0] < end_us) & (start_us < times[:, 1])
+                    & (extents[:, 0] < ceiling_m) & (floor_m < extents[:, 1])]
+        held = self._rows
+        return Candidates([held[row] for row in rows.tolist()],
+                          self._times_us[rows], self._extents_m[rows])
+
+    def held_between(self, start_time: datetime, end_time: datetime) -> list[HeldVolume]:
         """Every held volume overlapping ``[start_time, end_time)``, by scanning all of them
         (the naive way: for baselines and checks, not for decisions)."""
-        for held_volumes in self._held_by_flight.values():
-            for held in held_volumes:
-                if held.volume.start_time < end_time and start_time < held.volume.end_time:
-                    yield held
+        return [held for held in self._rows
+                if held is not None and held.volume.start_time < end_time
+                and start_time < held.volume.end_time]
 
     def pad_slots(self, vertiport_id: str, start_time: datetime,
                   end_time: datetime) -> list[HeldPadSlot]:
