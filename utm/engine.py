@@ -54,7 +54,7 @@ from utm.flights import Conflict, Decision, Flight, PadSlot, Reason, ReviewStatu
 from utm.plans import AnyPlan, AreaPlan, FlightPlan, Priority
 from utm.slots import PREEMPTABLE_STATES, Blockers, FootprintCache, Interval
 from utm.states import HOLDS_AIRSPACE, FlightState, check_transition
-from utm.storage.base import Store, Transaction
+from utm.storage.base import Candidates, Store, Transaction
 from utm.storage.keys import IndexSpec, Reach, footprint_cells
 
 VOLUME_CACHE_LIMIT = 5_000
@@ -346,11 +346,13 @@ class Engine:
             if others:
                 tx.lock(self._lock_keys(others, plan))
                 routes = [*routes, *others]
-                search = self._search(tx, plan, routes, earliest)
+                search = self._search(tx, plan, others, earliest, search)
         if search.slot is None and search.conflicting_volumes:
             # Another route around the conflict: keep out of the volumes that were in the way.
-            avoid = [v.outline_m.buffer(self.config.buffers.horizontal_m)
-                     for v in search.conflicting_volumes[:200]]
+            # Each of our volumes once (one may meet many flights), the first 200.
+            outlines = list({id(v.outline_m): v.outline_m
+                             for v in search.conflicting_volumes}.values())[:200]
+            avoid = [outline.buffer(self.config.buffers.horizontal_m) for outline in outlines]
             detours = self._route_options(plan, earliest, avoid)
             if detours:
                 tx.lock(self._lock_keys(detours, plan))
@@ -448,26 +450,41 @@ class Engine:
     # geometry test per pair, whatever the window.
 
     def _search(self, tx: Transaction, plan: FlightPlan, routes: Sequence[Route],
-                earliest: datetime) -> _Search:
-        """The earliest conflict-free departure over the route options (preferred first)."""
+                earliest: datetime, previous: _Search | None = None) -> _Search:
+        """The earliest conflict-free departure over the route options (preferred first).
+
+        ``previous``: the search over the options tried before ``routes`` (same plan, same
+        earliest departure); its slot stands unless one of ``routes`` departs earlier, as if
+        all had been searched in one go."""
         window_s = (plan.latest_departure_time - earliest).total_seconds()
         preempt_rank = plan.priority.rank if plan.priority is Priority.EMERGENCY else None
-        best: _Slot | None = None
-        first_conflicts: list[Conflict] = []
-        first_volumes: list[Volume4D] = []
+        if previous is not None and previous.slot is not None and (
+                previous.slot.departure_time == earliest):
+            return previous  # nothing departs earlier
+        best = previous.slot if previous else None
+        bases = [self._volumes_at(route, earliest) for route in routes]
+        cells = [[footprint_cells(volume, self.spec) for volume in base] for base in bases]
+        shared = None
+        if len(routes) > 1 and self.config.candidate_strategy == "index":
+            # The options share most cells (the same path at other layers): one read for all.
+            shared = tx.candidates(Reach([v for base in bases for v in base],
+                                         [c for route_cells in cells for c in route_cells],
+                                         window_s))
+        first_conflicts = previous.conflicts if previous else []
+        first_volumes = previous.conflicting_volumes if previous else []
         for position, route in enumerate(routes):
-            base = self._volumes_at(route, earliest)
-            cells = [footprint_cells(volume, self.spec) for volume in base]
+            base = bases[position]
             limit_s = window_s if best is None else min(
                 window_s, (best.departure_time - earliest).total_seconds() - 1.0)
             # The whole window in one read: the cheap tests are vectorised and the exact ones
             # lazy, so reading a short horizon first and widening after was measured slower
             # (same decisions).
-            blockers, zone_blocked = self._forbidden(tx, base, cells, max(limit_s, 0.0), plan,
-                                                     preempt_rank)
+            blockers, zone_blocked = self._forbidden(tx, base, cells[position],
+                                                     max(limit_s, 0.0), plan, preempt_rank,
+                                                     shared)
             delay_s = None if zone_blocked or limit_s < 0 else self._first_free(
                 tx, route, earliest, blockers, limit_s, preempt_rank)
-            if position == 0:
+            if position == 0 and previous is None:
                 first_conflicts, first_volumes = self._conflicts_at(tx, blockers, base, 0.0,
                                                                     route, earliest)
                 if zone_blocked:
@@ -501,14 +518,16 @@ class Engine:
         return [volume.shifted(delta) for volume in volumes]
 
     def _forbidden(self, tx: Transaction, base: list[Volume4D], cells: list[frozenset[Cell]],
-                   window_s: float, plan: FlightPlan, preempt_rank: int | None
-                   ) -> tuple[Blockers, Conflict | None]:
+                   window_s: float, plan: FlightPlan, preempt_rank: int | None,
+                   candidates: Candidates | None = None) -> tuple[Blockers, Conflict | None]:
         """The delays in ``[0, window_s]`` that held volumes and time-limited zones forbid
-        (see ``utm.slots``); a Conflict if a permanent zone blocks the route."""
+        (see ``utm.slots``); a Conflict if a permanent zone blocks the route. ``candidates``:
+        read already (a superset of this route's), else read here."""
         blockers = Blockers(self._footprints)
         if self.config.candidate_strategy == "index":
-            blockers.add_pairs(base, tx.candidates(Reach(base, cells, window_s)), window_s,
-                               preempt_rank)
+            if candidates is None:
+                candidates = tx.candidates(Reach(base, cells, window_s))
+            blockers.add_pairs(base, candidates, window_s, preempt_rank)
         else:
             self._forbidden_naive(tx, base, window_s, preempt_rank, blockers)
         blocking = [AirspaceClass.PROHIBITED]
