@@ -22,17 +22,21 @@ from typing import Any
 
 import pytest
 from checks import assert_store_invariants, check_invariants
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shapely.geometry import box
 
 from airspace import Airspace
 from routes import Endpoint, Planner, Volume4D
+from routes.volumes import footprints_intersect
 from utm.engine import Engine
 from utm.errors import StoreConflictError, StoreUnavailableError
 from utm.flights import Decision, Flight, PadSlot
 from utm.plans import FlightPlan, Priority, make_drone
 from utm.states import FlightState
 from utm.storage import Store, open_store
-from utm.storage.keys import Reach
+from utm.storage.keys import IndexSpec, Reach
+from utm.storage.volume_index import VolumeIndex
 
 POSTGRES_URL = os.environ.get("UTM_TEST_POSTGRES_URL")
 SKIP_POSTGRES = "set UTM_TEST_POSTGRES_URL to run the PostgreSQL tests"
@@ -361,6 +365,58 @@ def test_candidates_by_layer_and_bucket(store: Store, t0: datetime) -> None:
     with store.transaction(()) as tx:
         assert {h.flight_id for h in tx.candidates(keys)} == {"fp-1"}
         assert list(tx.candidates(above)) == []
+
+
+flights_placed = st.lists(
+    st.tuples(st.integers(0, 4), st.integers(0, 40), st.sampled_from([0.0, 30.0, 90.0]),
+              st.sampled_from(["keep", "cancel", "replace"])),
+    min_size=1, max_size=25)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flights_placed, st.integers(0, 4), st.integers(0, 40), st.sampled_from([0, 300, 1800]),
+       st.integers(-10, 60))
+def test_index_candidates_hold_every_real_neighbour(
+    airspace_model: Airspace, t0: datetime, placed: list[tuple[int, int, float, str]],
+    query_lng: int, query_minute: int, window_s: int, forget_minute: int,
+) -> None:
+    """Whatever was put, cancelled, replaced or forgotten, the SQLite index's candidates of a
+    reach include every held volume that meets one of its volumes (exactly: time for some
+    delay in the window, altitude, footprint), and no volume of a flight no longer held."""
+    index = VolumeIndex(airspace_model.layers, IndexSpec())
+    held: dict[str, Flight] = {}
+    for number, (lng_step, minute, raised_m, fate) in enumerate(placed):
+        flight = make_flight(f"fp-{number}", t0, offset_s=60.0 * minute,
+                             lng=104.0 + 0.003 * lng_step)
+        flight = replace(flight, volumes=tuple(v.raised(raised_m) for v in flight.volumes))
+        index.put(flight)
+        held[flight.id] = flight
+        if fate == "cancel":
+            index.put(flight.evolve(state=FlightState.CANCELLED, volumes=(), pad_slots=()))
+            del held[flight.id]
+        elif fate == "replace":  # re-planned: the same flight, later
+            moved = replace(flight, volumes=tuple(v.shifted(timedelta(minutes=7))
+                                                  for v in flight.volumes))
+            index.put(moved)
+            held[flight.id] = moved
+    forget = t0 + timedelta(minutes=forget_minute)
+    index.forget_before(forget)
+    held = {fid: f for fid, f in held.items() if max(v.end_time for v in f.volumes) >= forget}
+    query = make_flight("q", t0, offset_s=60.0 * query_minute, lng=104.0 + 0.003 * query_lng)
+    reach = Reach.of(query.volumes, IndexSpec(), float(window_s))
+    found = {(h.flight_id, h.index) for h in index.candidates(reach)}
+    window = timedelta(seconds=window_s)
+    expected = {
+        (flight.id, position)
+        for flight in held.values() for position, other in enumerate(flight.volumes)
+        for ours in query.volumes
+        if other.start_time < ours.end_time + window and ours.start_time < other.end_time
+        and other.floor_agl_m < ours.ceiling_agl_m and ours.floor_agl_m < other.ceiling_agl_m
+        and footprints_intersect(ours.outline_m, other.outline_m)
+    }
+    assert expected <= found
+    assert {flight_id for flight_id, _ in found} <= set(held)
 
 
 def test_held_between(store: Store, t0: datetime) -> None:
