@@ -52,8 +52,17 @@ class Volume4D:
         shapely.prepare(self.outline_m)
 
     def shifted(self, delta: timedelta) -> Volume4D:
-        """The same volume, ``delta`` later."""
-        return replace(self, start_time=self.start_time + delta, end_time=self.end_time + delta)
+        """The same volume, ``delta`` later (the same outline objects).
+
+        Built without ``__post_init__``: shifting keeps a valid volume valid, and the engine
+        shifts a route's volumes for every departure it tries."""
+        moved = object.__new__(Volume4D)
+        for name, value in (("outline", self.outline), ("floor_agl_m", self.floor_agl_m),
+                            ("ceiling_agl_m", self.ceiling_agl_m),
+                            ("start_time", self.start_time + delta),
+                            ("end_time", self.end_time + delta), ("outline_m", self.outline_m)):
+            object.__setattr__(moved, name, value)
+        return moved
 
     def raised(self, delta_m: float) -> Volume4D:
         """The same volume, ``delta_m`` metres higher."""
