@@ -21,7 +21,10 @@ EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class IndexSpec:
-    """How volumes are indexed and how writers lock."""
+    """How volumes are keyed where nodes share keys (the PostgreSQL store's key table), the
+    resolution of every volume's index cells (``footprint_cells``), and how writers lock. The
+    SQLite store's in-memory index files volumes under coarser keys of its own, made from
+    these cells (``volume_index``)."""
 
     resolution: int = 9
     """H3 resolution of the deconfliction index (about 200 m edge at 9)."""
