@@ -339,7 +339,11 @@ class Engine:
                 f"the latest departure {format_instant(plan.latest_departure_time)} is too "
                 "soon", strictest)], [], tuple(cities))
         search = self._search(tx, plan, routes, earliest)
-        if search.slot is None or search.slot.departure_time > earliest:
+        # Other layers and detours take off from the same pads: if those are full for the
+        # whole window, none of them could fit.
+        hopeless = search.slot is None and not self._takeoff_possible(tx, plan, routes[0],
+                                                                       earliest)
+        if not hopeless and (search.slot is None or search.slot.departure_time > earliest):
             # Another altitude layer may be free now where this one is not.
             others = [r for r in self._route_options(plan, earliest, ())
                       if r.cruise_agl_m not in {route.cruise_agl_m for route in routes}]
@@ -347,7 +351,7 @@ class Engine:
                 tx.lock(self._lock_keys(others, plan))
                 routes = [*routes, *others]
                 search = self._search(tx, plan, others, earliest, search)
-        if search.slot is None and search.conflicting_volumes:
+        if not hopeless and search.slot is None and search.conflicting_volumes:
             # Another route around the conflict: keep out of the volumes that were in the way.
             # Each of our volumes once (one may meet many flights), the first 200.
             outlines = list({id(v.outline_m): v.outline_m
@@ -611,20 +615,44 @@ class Engine:
                        preempt_rank: int | None) -> float:
         """Seconds to wait until every vertiport end is open and has a free pad (0: now)."""
         for vertiport_id, instant, movement in self._movements(route, departure):
-            vertiport = self.airspace.vertiports[vertiport_id]
-            if vertiport.opening_hours is not None and not vertiport.is_open(instant):
-                return (vertiport.opening_hours.next_inside(instant) - instant).total_seconds()
-            start, end = self._pad_window(vertiport_id, instant, movement)
-            busy: dict[int, float] = {}
-            for slot in tx.pad_slots(vertiport_id, start, end):
-                if preempt_rank is not None and self._rank_of(tx, slot.flight_id) is not None \
-                        and (self._rank_of(tx, slot.flight_id) or 0) < preempt_rank:
-                    continue
-                busy[slot.pad] = max(busy.get(slot.pad, 0.0),
-                                     (slot.end_time - start).total_seconds())
-            if len(busy) >= vertiport.pads:
-                return min(busy.values())
+            waiting_s = self._pad_wait(tx, vertiport_id, instant, movement, preempt_rank)
+            if waiting_s > 0.0:
+                return waiting_s
         return 0.0
+
+    def _pad_wait(self, tx: Transaction, vertiport_id: str, instant: datetime, movement: str,
+                  preempt_rank: int | None) -> float:
+        """Seconds until the vertiport is open and a pad is free for ``movement`` at
+        ``instant`` (0: now). Until then every pad stays busy, so no instant is skipped."""
+        vertiport = self.airspace.vertiports[vertiport_id]
+        if vertiport.opening_hours is not None and not vertiport.is_open(instant):
+            return (vertiport.opening_hours.next_inside(instant) - instant).total_seconds()
+        start, end = self._pad_window(vertiport_id, instant, movement)
+        busy: dict[int, float] = {}
+        for slot in tx.pad_slots(vertiport_id, start, end):
+            if preempt_rank is not None and self._rank_of(tx, slot.flight_id) is not None \
+                    and (self._rank_of(tx, slot.flight_id) or 0) < preempt_rank:
+                continue
+            busy[slot.pad] = max(busy.get(slot.pad, 0.0), (slot.end_time - start).total_seconds())
+        return min(busy.values()) if len(busy) >= vertiport.pads else 0.0
+
+    def _takeoff_possible(self, tx: Transaction, plan: FlightPlan, route: Route,
+                          earliest: datetime) -> bool:
+        """False if the origin's pads (or opening hours) refuse every departure from
+        ``earliest`` to the latest departure: then no route, layer or detour can help."""
+        if route.origin_vertiport is None:
+            return True
+        preempt_rank = plan.priority.rank if plan.priority is Priority.EMERGENCY else None
+        window_s = (plan.latest_departure_time - earliest).total_seconds()
+        delay_s = 0.0
+        while delay_s <= window_s:
+            waiting_s = self._pad_wait(tx, route.origin_vertiport,
+                                       earliest + timedelta(seconds=delay_s), "takeoff",
+                                       preempt_rank)
+            if waiting_s <= 0.0:
+                return True
+            delay_s += math.ceil(waiting_s)
+        return False
 
     def _take_pads(self, tx: Transaction, route: Route, departure: datetime,
                    preempt_rank: int | None) -> tuple[list[PadSlot], set[str]]:
