@@ -437,8 +437,11 @@ def bench_command(
     flights: int = typer.Option(10_000, "--flights", min=100, max=100_000,
                                 help="Plans in the day (up to 100,000)."),
     seed: int = typer.Option(2026, "--seed", help="Random seed: same seed, same day."),
-    extra_pads: int = typer.Option(150, "--extra-pads", min=0, max=400,
+    extra_pads: int = typer.Option(150, "--extra-pads", min=0, max=600,
                                    help="Generated rooftop pads added to the dataset's."),
+    peak_share: float = typer.Option(0.6, "--peak-share", min=0.0, max=1.0,
+                                     help="Share of the plans in the morning and evening "
+                                          "peaks (the rest spread over 07-22)."),
     samples: int = typer.Option(20, "--samples", min=1, max=500,
                                 help="Plans decided by the engine and both baselines at each "
                                      "checkpoint (1k, 10k, 50k, 100k approved)."),
@@ -459,7 +462,8 @@ def bench_command(
     from utm.bench.runner import BenchConfig, checkpoint_rows, plot, run
     from utm.bench.scenario import ScenarioConfig
 
-    config = BenchConfig(ScenarioConfig(flights=flights, seed=seed, extra_pads=extra_pads),
+    config = BenchConfig(ScenarioConfig(flights=flights, seed=seed, extra_pads=extra_pads,
+                                        peak_share=peak_share),
                          baseline_samples=samples)
     with Progress(TextColumn("Replaying the day"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=_stderr()) as progress:

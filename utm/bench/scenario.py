@@ -34,6 +34,9 @@ class ScenarioConfig:
     hot_spot_share: float = 0.30
     """Share of flights that start or end at one of a few hot-spot vertiports."""
     hot_spots: int = 6
+    peak_share: float = 0.60
+    """Share of flights in the morning (08-10) and evening (17-19) peaks, half each; the
+    rest depart evenly from 07 to 22."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +87,13 @@ def with_extra_pads(dataset: Dataset, count: int, seed: int) -> Dataset:
     return replace(dataset, vertiports=dataset.vertiports + tuple(added))
 
 
-def _departure_offset_s(rng: random.Random) -> float:
-    """Seconds after local midnight: morning (08-10) and evening (17-19) peaks over a
-    daytime base (07-22)."""
+def _departure_offset_s(rng: random.Random, peak_share: float) -> float:
+    """Seconds after local midnight: morning (08-10) and evening (17-19) peaks, each with
+    half of ``peak_share``, over a daytime base (07-22)."""
     roll = rng.random()
-    if roll < 0.30:
+    if roll < peak_share / 2.0:
         hours = rng.gauss(9.0, 0.6)
-    elif roll < 0.60:
+    elif roll < peak_share:
         hours = rng.gauss(18.0, 0.7)
     else:
         hours = rng.uniform(7.0, 22.0)
@@ -108,7 +111,8 @@ def generate_day(airspace: Airspace, config: ScenarioConfig) -> Iterator[Demand]
     hot = rng.sample(sorted(by_city["chengdu"]), min(config.hot_spots, len(by_city["chengdu"])))
     demands = []
     for number in range(config.flights):
-        departure = DAY_START + timedelta(seconds=round(_departure_offset_s(rng)))
+        offset_s = _departure_offset_s(rng, config.peak_share)
+        departure = DAY_START + timedelta(seconds=round(offset_s))
         emergency = rng.random() < config.emergency_share
         if rng.random() < config.cross_city_share:
             origin = rng.choice(by_city["chengdu"])
