@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -15,6 +16,8 @@ def test_bench_replays_a_small_day_and_writes_figures(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["bench", "--flights", "120", "--extra-pads", "10",
                                       "--samples", "2", "--json", str(figures)])
     assert result.exit_code == 0, result.output
+    # Progress, even without a terminal: a plain line when the whole day is replayed.
+    assert re.search(r"replayed (\d+) of \1 plans", result.output), result.output
     written = json.loads(figures.read_text())
     summary = written["summary"]
     assert summary["decisions"] >= 100

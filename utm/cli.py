@@ -465,11 +465,22 @@ def bench_command(
     config = BenchConfig(ScenarioConfig(flights=flights, seed=seed, extra_pads=extra_pads,
                                         peak_share=peak_share),
                          baseline_samples=samples)
+    console = _stderr()
     with Progress(TextColumn("Replaying the day"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=_stderr()) as progress:
+                  TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("day", total=flights)
-        result = run(config, progress=lambda done, total: progress.update(
-            task, completed=done, total=total))
+        tenths_told = 0
+
+        def report(done: int, total: int) -> None:
+            nonlocal tenths_told
+            progress.update(task, completed=done, total=total)
+            # Without a terminal (nohup, CI logs) no bar is drawn: a line per tenth instead.
+            if not console.is_terminal and done * 10 // total > tenths_told:
+                tenths_told = done * 10 // total
+                console.print(f"replayed {done:,} of {total:,} plans "
+                              f"({progress.tasks[0].elapsed or 0.0:.0f} s)")
+
+        result = run(config, progress=report)
     figures = result.summary()
     rows = checkpoint_rows(result)
     out = Console(highlight=False)

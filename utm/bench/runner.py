@@ -176,6 +176,8 @@ def run(config: BenchConfig, progress: Callable[[int, int], None] | None = None)
             result.peak_rss_mib = max(result.peak_rss_mib, process.memory_info().rss / 2**20)
             if progress:
                 progress(number, len(demands))
+    if progress:
+        progress(len(demands), len(demands))
     result.elapsed_s = time.perf_counter() - replay_started
     result.peak_rss_mib = max(result.peak_rss_mib, process.memory_info().rss / 2**20)
     store.close()
