@@ -197,12 +197,14 @@ def plot(result: BenchResult, path: Path) -> None:
     axis.scatter(result.approved_at, result.latencies_ms, s=2, alpha=0.25,
                  label="engine, every decision")
     sizes = [c.approved for c in result.checkpoints]
-    for strategy, style in (("index", "o-"), ("scan", "s--"), ("strtree", "^--")):
+    # The engine's medians in black, above the cloud of its decisions (same blue otherwise).
+    for strategy, style, colour in (("index", "o-", "black"), ("scan", "s--", "tab:orange"),
+                                    ("strtree", "^--", "tab:green")):
         medians = [statistics.median(c.baseline_ms[strategy]) for c in result.checkpoints]
         label = {"index": "engine (H3 index), median of samples",
                  "scan": "naive: every flight overlapping in time",
                  "strtree": "naive + shapely STRtree"}[strategy]
-        axis.plot(sizes, medians, style, label=label)
+        axis.plot(sizes, medians, style, color=colour, label=label, zorder=3)
     axis.set_yscale("log")
     axis.set_xlabel("approved flights so far")
     axis.set_ylabel("decision latency (ms, log)")
