@@ -20,14 +20,19 @@ def main() -> None:
     parser.add_argument("--flights", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--extra-pads", type=int, default=150)
+    parser.add_argument("--peak-share", type=float, default=0.6,
+                        help="share of the plans in the morning and evening peaks")
+    parser.add_argument("--first-plans", type=int, default=None,
+                        help="replay only the day's first N plans in filing order")
     parser.add_argument("--samples", type=int, default=20,
                         help="plans decided by every strategy at each checkpoint")
     parser.add_argument("--plot", type=Path, default=None, help="write the latency PNG here")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
     config = BenchConfig(ScenarioConfig(flights=args.flights, seed=args.seed,
-                                        extra_pads=args.extra_pads),
-                         baseline_samples=args.samples)
+                                        extra_pads=args.extra_pads,
+                                        peak_share=args.peak_share),
+                         baseline_samples=args.samples, first_plans=args.first_plans)
     result = run(config, progress=lambda done, total: print(f"  {done}/{total}", flush=True))
     figures = result.summary()
     print(json.dumps(figures, indent=2))

@@ -442,6 +442,12 @@ def bench_command(
     peak_share: float = typer.Option(0.6, "--peak-share", min=0.0, max=1.0,
                                      help="Share of the plans in the morning and evening "
                                           "peaks (the rest spread over 07-22)."),
+    hot_spots: int = typer.Option(6, "--hot-spots", min=1, max=50,
+                                  help="Chengdu vertiports where a share of the demand "
+                                       "clusters."),
+    first_plans: int | None = typer.Option(
+        None, "--first-plans", min=1, show_default=False,
+        help="Replay only the day's first N plans in filing order (its morning, say)."),
     samples: int = typer.Option(20, "--samples", min=1, max=500,
                                 help="Plans decided by the engine and both baselines at each "
                                      "checkpoint (1k, 10k, 50k, 100k approved)."),
@@ -463,12 +469,12 @@ def bench_command(
     from utm.bench.scenario import ScenarioConfig
 
     config = BenchConfig(ScenarioConfig(flights=flights, seed=seed, extra_pads=extra_pads,
-                                        peak_share=peak_share),
-                         baseline_samples=samples)
+                                        peak_share=peak_share, hot_spots=hot_spots),
+                         baseline_samples=samples, first_plans=first_plans)
     console = _stderr()
     with Progress(TextColumn("Replaying the day"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("day", total=flights)
+        task = progress.add_task("day", total=min(flights, first_plans or flights))
         tenths_told = 0
 
         def report(done: int, total: int) -> None:

@@ -42,6 +42,8 @@ class BenchConfig:
     """Plans decided by every strategy at each checkpoint."""
     window: int = 1_000
     """Decisions after each checkpoint whose latencies are reported for it."""
+    first_plans: int | None = None
+    """Replay only the day's first plans (in filing order), e.g. up to its morning peak."""
 
 
 @dataclass(slots=True)
@@ -131,7 +133,7 @@ def run(config: BenchConfig, progress: Callable[[int, int], None] | None = None)
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     store = open_store(f"sqlite:///{path}", airspace.layers)
     engine = Engine(airspace, store, planner=planner)
-    demands = list(generate_day(airspace, scenario))
+    demands = list(generate_day(airspace, scenario))[:config.first_plans]
     result = BenchResult(setup_s=time.perf_counter() - started)
     pending = [c for c in CHECKPOINTS if c <= len(demands)]
     active: list[Checkpoint] = []
