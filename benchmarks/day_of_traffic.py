@@ -22,6 +22,8 @@ def main() -> None:
     parser.add_argument("--extra-pads", type=int, default=150)
     parser.add_argument("--peak-share", type=float, default=0.6,
                         help="share of the plans in the morning and evening peaks")
+    parser.add_argument("--hot-spots", type=int, default=6,
+                        help="Chengdu vertiports where a share of the demand clusters")
     parser.add_argument("--first-plans", type=int, default=None,
                         help="replay only the day's first N plans in filing order")
     parser.add_argument("--samples", type=int, default=20,
@@ -31,7 +33,8 @@ def main() -> None:
     args = parser.parse_args()
     config = BenchConfig(ScenarioConfig(flights=args.flights, seed=args.seed,
                                         extra_pads=args.extra_pads,
-                                        peak_share=args.peak_share),
+                                        peak_share=args.peak_share,
+                                        hot_spots=args.hot_spots),
                          baseline_samples=args.samples, first_plans=args.first_plans)
     result = run(config, progress=lambda done, total: print(f"  {done}/{total}", flush=True))
     figures = result.summary()
