@@ -630,8 +630,7 @@ class Engine:
         start, end = self._pad_window(vertiport_id, instant, movement)
         busy: dict[int, float] = {}
         for slot in tx.pad_slots(vertiport_id, start, end):
-            if preempt_rank is not None and self._rank_of(tx, slot.flight_id) is not None \
-                    and (self._rank_of(tx, slot.flight_id) or 0) < preempt_rank:
+            if self._may_preempt(tx, slot.flight_id, preempt_rank):
                 continue
             busy[slot.pad] = max(busy.get(slot.pad, 0.0), (slot.end_time - start).total_seconds())
         return min(busy.values()) if len(busy) >= vertiport.pads else 0.0
@@ -644,15 +643,11 @@ class Engine:
             return True
         preempt_rank = plan.priority.rank if plan.priority is Priority.EMERGENCY else None
         window_s = (plan.latest_departure_time - earliest).total_seconds()
-        delay_s = 0.0
-        while delay_s <= window_s:
-            waiting_s = self._pad_wait(tx, route.origin_vertiport,
-                                       earliest + timedelta(seconds=delay_s), "takeoff",
-                                       preempt_rank)
-            if waiting_s <= 0.0:
-                return True
-            delay_s += math.ceil(waiting_s)
-        return False
+        origin = route.origin_vertiport
+        # No airspace intervals: the slot search's stepping over the pad waits alone.
+        return Blockers(self._footprints).first_free(window_s, lambda delay_s: self._pad_wait(
+            tx, origin, earliest + timedelta(seconds=delay_s), "takeoff", preempt_rank),
+        ) is not None
 
     def _take_pads(self, tx: Transaction, route: Route, departure: datetime,
                    preempt_rank: int | None) -> tuple[list[PadSlot], set[str]]:
@@ -699,24 +694,17 @@ class Engine:
             if index >= 0:
                 volumes.append(base[index])
         for vertiport_id, instant, movement in self._movements(route, departure):
-            if self._movement_wait_single(tx, vertiport_id, instant, movement) > 0:
+            if self._pad_wait(tx, vertiport_id, instant, movement, None) > 0.0:
                 conflicts.setdefault(f"pad:{vertiport_id}", Conflict(
                     "pad", vertiport_id, f"no pad of {vertiport_id} is free (or it is closed) "
                     f"for the {movement} at {format_instant(instant)}"))
         return list(conflicts.values()), volumes
 
-    def _movement_wait_single(self, tx: Transaction, vertiport_id: str, instant: datetime,
-                              movement: str) -> float:
-        vertiport = self.airspace.vertiports[vertiport_id]
-        if not vertiport.is_open(instant):
-            return 1.0
-        start, end = self._pad_window(vertiport_id, instant, movement)
-        return 1.0 if len({s.pad for s in tx.pad_slots(vertiport_id, start, end)}) >= (
-            vertiport.pads) else 0.0
-
     def _may_preempt(self, tx: Transaction, flight_id: str, preempt_rank: int | None) -> bool:
+        if preempt_rank is None:
+            return False  # no flight is read unless an emergency asks
         rank = self._rank_of(tx, flight_id)
-        return preempt_rank is not None and rank is not None and rank < preempt_rank
+        return rank is not None and rank < preempt_rank
 
     def _rank_of(self, tx: Transaction, flight_id: str) -> int | None:
         flight = tx.get_flight(flight_id)
