@@ -1,6 +1,6 @@
 """The routing graph: free-flight H3 cells, corridor centrelines and vertiports.
 
-The only module (with ``planner``) that imports networkx. Nodes:
+The only module that imports networkx. Nodes:
 
 - ``int``: an H3 cell at the dataset's routing resolution whose centre is in the service
   area (free flight between neighbours);
@@ -10,6 +10,8 @@ The only module (with ``planner``) that imports networkx. Nodes:
 The graph is static (a few thousand nodes for four cities at resolution 7); what changes with
 time and request (zones active, classes allowed, areas to avoid) is decided by the weight
 callback of each search, which hides an edge by returning ``None`` (networkx convention).
+networkx builds the graph; the planner's A* walks ``RoutingGraph.successors``, the same edges
+as plain tuples (a search visits a thousand edges: a dict lookup per attribute counts).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import itertools
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import networkx as nx
 import shapely
@@ -42,6 +45,16 @@ class NodePosition:
     y_m: float
 
 
+class Edge(NamedTuple):
+    """An outgoing edge: where it leads, its kind (``free``, ``corridor``, ``access``), its
+    length and, for a corridor edge, the corridor."""
+
+    target: Hashable
+    kind: str
+    length_m: float
+    corridor_id: str | None
+
+
 class RoutingGraph:
     """The static graph and the node positions of one airspace."""
 
@@ -53,6 +66,13 @@ class RoutingGraph:
         self._add_free_cells()
         self._add_corridors()
         self._add_vertiports()
+        self.successors: dict[Hashable, tuple[Edge, ...]] = {
+            node: tuple(Edge(neighbour, data["kind"], data["length_m"], data["corridor_id"])
+                        for neighbour, data in self.graph.adj[node].items())
+            for node in self.graph.nodes
+        }
+        """Each node's outgoing edges, in networkx's adjacency order (so ties between equally
+        good paths break as they would in ``networkx.astar_path``)."""
 
     def _position(self, lat: float, lng: float) -> NodePosition:
         from airspace.geo import latlng_to_xy_m

@@ -18,7 +18,6 @@ from shapely.geometry import LineString, Point
 
 from airspace.geo import (
     geometry_to_geojson,
-    latlng_to_xy_m,
     latlngs_to_xy_m,
     lnglat_to_metric_many,
     metric_to_lnglat_many,
@@ -164,14 +163,8 @@ def route_to_volumes(
         end_time = departure_time + timedelta(seconds=t1)
         if end_time.microsecond:
             end_time = end_time.replace(microsecond=0) + timedelta(seconds=1)
-        volumes.append(Volume4D(
-            outline=outline,
-            floor_agl_m=round(floor_m, 3),
-            ceiling_agl_m=round(ceiling_m, 3),
-            start_time=start_time,
-            end_time=end_time,
-            outline_m=outline_m,
-        ))
+        volumes.append(Volume4D.derived(outline, round(floor_m, 3), round(ceiling_m, 3),
+                                        start_time, end_time, outline_m))
     return volumes
 
 
@@ -195,6 +188,7 @@ def _outlines(tracks: list[tuple[float, float, float, float]],
         outlines = metric_to_lnglat_many(footprints_m)
         outlines = shapely.transform(outlines, lambda coords: np.round(coords, 7))
         outlines_m = lnglat_to_metric_many(outlines)
+        shapely.prepare(outlines_m)
         if len(_OUTLINES) + len(missing) > _OUTLINES_LIMIT:
             _OUTLINES.clear()
         for track, outline, outline_m in zip(missing, outlines, outlines_m, strict=True):
@@ -208,21 +202,24 @@ def route_swaths_m(
     """Per leg: ``(footprint_m, floor_agl_m, ceiling_agl_m, start_offset_s, end_offset_s)``.
 
     Each leg's swath covers all the volumes cut from it (same buffers), so a check against
-    swaths is a conservative, cheaper stand-in for a check against every volume.
+    swaths is a conservative, cheaper stand-in for a check against every volume. One
+    projection and one buffer call for all the legs (the planner checks every route it makes).
     """
-    result = []
-    for leg in route.legs:
-        a = latlng_to_xy_m(leg.start.lat, leg.start.lng)
-        b = latlng_to_xy_m(leg.end.lat, leg.end.lng)
-        track = Point(a) if math.dist(a, b) < 0.01 else LineString([a, b])
-        result.append((
-            track.buffer(buffers.horizontal_m + 0.05, quad_segs=4),
-            max(0.0, min(leg.start.alt_agl_m, leg.end.alt_agl_m) - buffers.vertical_m),
-            max(leg.start.alt_agl_m, leg.end.alt_agl_m) + buffers.vertical_m,
-            leg.start.offset_s - buffers.time_s - 1.0,
-            leg.end.offset_s + buffers.time_s + 1.0,
-        ))
-    return result
+    if not route.legs:
+        return []
+    ends = latlngs_to_xy_m([(point.lat, point.lng) for leg in route.legs
+                            for point in (leg.start, leg.end)])
+    tracks = [Point(a) if math.dist(a, b) < 0.01 else LineString([a, b])
+              for a, b in zip(ends[0::2].tolist(), ends[1::2].tolist(), strict=True)]
+    footprints_m = shapely.buffer(np.array(tracks, dtype=object), buffers.horizontal_m + 0.05,
+                                  quad_segs=4)
+    return [(
+        footprint_m,
+        max(0.0, min(leg.start.alt_agl_m, leg.end.alt_agl_m) - buffers.vertical_m),
+        max(leg.start.alt_agl_m, leg.end.alt_agl_m) + buffers.vertical_m,
+        leg.start.offset_s - buffers.time_s - 1.0,
+        leg.end.offset_s + buffers.time_s + 1.0,
+    ) for leg, footprint_m in zip(route.legs, footprints_m, strict=True)]
 
 
 def outline_geojson(volume: Volume4D) -> dict[str, Any]:

@@ -23,7 +23,7 @@ LAYERS = ("airspace", "routes", "utm", "api")
 
 LIBRARY_HOMES: dict[str, tuple[str, ...]] = {
     "h3": ("airspace/grid.py",),
-    "networkx": ("routes/graph.py", "routes/planner.py"),
+    "networkx": ("routes/graph.py",),
     "fastapi": ("api/",),
     "pydantic": ("api/",),
     "pydantic_settings": ("api/",),
