@@ -37,6 +37,9 @@ def main() -> None:
 def _run_server(target: object, host: str, port: int, *, factory: bool) -> None:
     import uvicorn
 
+    from utm.runtime import tune_garbage_collector
+
+    tune_garbage_collector()
     # A short grace period: open event streams would otherwise hold the shutdown forever.
     uvicorn.run(target, host=host, port=port, factory=factory,  # type: ignore[arg-type]
                 timeout_graceful_shutdown=3, log_level="info")

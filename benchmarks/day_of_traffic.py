@@ -12,6 +12,7 @@ from pathlib import Path
 
 from utm.bench.runner import BenchConfig, checkpoint_rows, plot, run
 from utm.bench.scenario import ScenarioConfig
+from utm.runtime import tune_garbage_collector
 
 
 def main() -> None:
@@ -36,6 +37,7 @@ def main() -> None:
                                         peak_share=args.peak_share,
                                         hot_spots=args.hot_spots),
                          baseline_samples=args.samples, first_plans=args.first_plans)
+    tune_garbage_collector()  # as `utm bench` and `utm serve` do
     result = run(config, progress=lambda done, total: print(f"  {done}/{total}", flush=True))
     figures = result.summary()
     print(json.dumps(figures, indent=2))

@@ -467,7 +467,9 @@ def bench_command(
 
     from utm.bench.runner import BenchConfig, checkpoint_rows, plot, run
     from utm.bench.scenario import ScenarioConfig
+    from utm.runtime import tune_garbage_collector
 
+    tune_garbage_collector()  # as ``utm serve`` does: the engine is measured as it is served
     config = BenchConfig(ScenarioConfig(flights=flights, seed=seed, extra_pads=extra_pads,
                                         peak_share=peak_share, hot_spots=hot_spots),
                          baseline_samples=samples, first_plans=first_plans)
