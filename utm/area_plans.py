@@ -123,6 +123,7 @@ def submit(engine: Engine, plan: AreaPlan, now: datetime, *, flight_id: str | No
     now = require_aware(now, "now")
     plan.check_horizon(now)
     check_plan(engine, plan)
+    engine._forget_past(now)
     engine.sync_constraints()
     target_id = flight_id or new_flight_id(now)
 

@@ -72,6 +72,14 @@ _T = TypeVar("_T")
 LOCK_MARGIN_M = 1000.0
 """Routes lock every lock-resolution cell within this distance (see ``_lock_keys``)."""
 
+FORGET_AFTER = timedelta(hours=1)
+"""The store may drop from its cache the flights that ended this long before now (see
+``Engine._forget_past``): a node that runs for weeks keeps in memory what is still ahead, not
+every flight it ever approved."""
+
+FORGET_EVERY = timedelta(minutes=1)
+"""How often (by the clock decisions are made at) the store is told to forget."""
+
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
@@ -155,6 +163,7 @@ class Engine:
         self._positions: dict[str, tuple[datetime, float, float, float]] = {}
         self._volumes: dict[int, tuple[Route, datetime, list[Volume4D]]] = {}
         self._footprints = FootprintCache()
+        self._forgotten_at: datetime | None = None
         self.sync_constraints()
 
     # -- events -------------------------------------------------------------------------
@@ -177,6 +186,18 @@ class Engine:
                         self.airspace.add_zone(Constraint.from_doc(doc).to_zone())
                     self._constraint_ids.add(doc["id"])
 
+    def _forget_past(self, now: datetime) -> None:
+        """Tell the store it may drop the flights that ended ``FORGET_AFTER`` before ``now``
+        (at most once per ``FORGET_EVERY``). Decisions do not change: a plan departs after
+        now, and a question about earlier times (an area plan that began hours ago, a clock
+        set back) is answered from the database (``Store.forget_before``)."""
+        with self._lock:
+            last = self._forgotten_at
+            if last is not None and timedelta(0) <= now - last < FORGET_EVERY:
+                return
+            self._forgotten_at = now
+            self.store.forget_before(now - FORGET_AFTER)
+
     # -- submit ---------------------------------------------------------------------------
 
     def submit(self, plan: FlightPlan, now: datetime, actor: str | None = None) -> Flight:
@@ -190,6 +211,7 @@ class Engine:
         """
         now = require_aware(now, "now")
         plan.check_horizon(now)
+        self._forget_past(now)
         self.sync_constraints()
         flight_id = new_flight_id(now)
         routes = self._route_options(plan, plan.earliest_departure_time, (),

@@ -173,8 +173,8 @@ def run(config: BenchConfig, progress: Callable[[int, int], None] | None = None)
             if len(checkpoint.latencies_ms) < config.window:
                 checkpoint.latencies_ms.append(elapsed_ms)
         if number % 500 == 0:
-            # Flights that ended before now can no longer conflict with a new plan.
-            store.forget_before(demand.filed_time)
+            # (The engine lets the store forget the flights that ended over an hour before,
+            # as a long-running node does: ``utm.engine.FORGET_AFTER``.)
             result.peak_rss_mib = max(result.peak_rss_mib, process.memory_info().rss / 2**20)
             if progress:
                 progress(number, len(demands))

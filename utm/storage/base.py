@@ -211,7 +211,9 @@ class Store(Protocol):
         ...
 
     def forget_before(self, instant: datetime) -> int:
-        """Drop cached volumes that ended before ``instant`` (no-op without a cache)."""
+        """Drop cached flights that ended before ``instant`` (no-op without a cache): a bound
+        on a long-running node's memory. Answers stay exact: a question about times before
+        ``instant`` is answered from the database."""
         ...
 
     def close(self) -> None:

@@ -138,7 +138,10 @@ class _SqliteTransaction:
         """Nothing to do: ``BEGIN IMMEDIATE`` holds the whole database already."""
 
     def candidates(self, reach: Reach) -> Candidates:
-        held = self.store.index.candidates(reach)
+        if not reach.volumes:
+            return Candidates.of(())
+        start_time = min(volume.start_time for volume in reach.volumes)
+        held = self.store.index_from(start_time).candidates(reach)
         if not self.pending:  # the common case: nothing written yet in this transaction
             return held
         # Written earlier in this transaction: what it wrote replaces what was committed.
@@ -149,7 +152,7 @@ class _SqliteTransaction:
 
     def held_between(self, start_time: datetime, end_time: datetime) -> Iterator[HeldVolume]:
         pending_ids = {flight.id for flight in self.pending}
-        for held in self.store.index.held_between(start_time, end_time):
+        for held in self.store.index_from(start_time).held_between(start_time, end_time):
             if held.flight_id not in pending_ids:
                 yield held
         for flight in self.pending:
@@ -162,7 +165,8 @@ class _SqliteTransaction:
     def pad_slots(self, vertiport_id: str, start_time: datetime,
                   end_time: datetime) -> list[HeldPadSlot]:
         pending_ids = {flight.id for flight in self.pending}
-        slots = [s for s in self.store.index.pad_slots(vertiport_id, start_time, end_time)
+        index = self.store.index_from(start_time)
+        slots = [s for s in index.pad_slots(vertiport_id, start_time, end_time)
                  if s.flight_id not in pending_ids]
         for flight in self.pending:
             if flight.state in HOLDS_AIRSPACE:
@@ -268,16 +272,30 @@ class SqliteStore:
         if version == self._data_version:
             return
         self._data_version = version
-        self.index = VolumeIndex(self.layers, self.spec)
+        self.index = self._load_index()
+
+    def _load_index(self) -> VolumeIndex:
+        """A new index of every flight the database holds airspace for."""
+        index = VolumeIndex(self.layers, self.spec)
         states = [state.value for state in HOLDS_AIRSPACE]
         rows = self.connection.execute(
             f"SELECT doc FROM flights WHERE state IN ({','.join('?' * len(states))})", states
         )
         for (doc,) in rows:
-            self.index.put(Flight.from_doc(orjson.loads(doc)))
+            index.put(Flight.from_doc(orjson.loads(doc)))
+        return index
+
+    def index_from(self, start_time: datetime) -> VolumeIndex:
+        """The index that answers exactly for times from ``start_time`` on: the cached one,
+        or, for times before what it forgot (an area plan that began hours ago, a clock set
+        back), one read afresh from the database for this question alone."""
+        if self.index.covers(start_time):
+            return self.index
+        return self._load_index()
 
     def forget_before(self, instant: datetime) -> int:
-        """Drop cached volumes that ended before ``instant`` (see ``VolumeIndex``)."""
+        """Drop cached flights that ended before ``instant`` (see ``VolumeIndex``); a later
+        question about earlier times is answered from the database (``index_from``)."""
         with self._lock:
             return self.index.forget_before(instant)
 

@@ -63,6 +63,9 @@ class VolumeIndex:
         self._keys_by_flight: dict[str, set[int]] = {}
         self._end_by_flight: dict[str, datetime] = {}
         self._pads: dict[str, list[HeldPadSlot]] = defaultdict(list)
+        self.forgotten_before_us: int | None = None
+        """Flights that ended (volumes and pad slots) before this instant may have been
+        forgotten (``forget_before``): the index answers only for times from it on."""
 
     def __len__(self) -> int:
         return len(self._rows_by_flight)
@@ -89,7 +92,9 @@ class VolumeIndex:
                     keys.add(key)
         self._rows_by_flight[flight.id] = rows
         self._keys_by_flight[flight.id] = keys
-        self._end_by_flight[flight.id] = max(v.end_time for v in flight.volumes)
+        # A landing holds its pad for a turnaround after the last volume ends.
+        self._end_by_flight[flight.id] = max(
+            [v.end_time for v in flight.volumes] + [s.end_time for s in flight.pad_slots])
         for slot in flight.pad_slots:
             self._pads[slot.vertiport_id].append(
                 HeldPadSlot(flight.id, slot.vertiport_id, slot.pad, slot.start_time,
@@ -211,11 +216,18 @@ class VolumeIndex:
             if slot.start_time < end_time and start_time < slot.end_time
         ]
 
-    def forget_before(self, instant: datetime) -> int:
-        """Drop flights whose last volume ended before ``instant``; returns how many.
+    def covers(self, start_time: datetime) -> bool:
+        """True if the index answers exactly for times from ``start_time`` on (nothing that
+        could meet them has been forgotten)."""
+        return (self.forgotten_before_us is None
+                or instant_us(start_time) >= self.forgotten_before_us)
 
-        They cannot conflict with a new plan, which departs after now.
-        """
+    def forget_before(self, instant: datetime) -> int:
+        """Drop flights whose last volume and pad slot ended before ``instant``; returns how
+        many. Their volumes cannot meet anything from ``instant`` on (``covers``)."""
         gone = [fid for fid, end in self._end_by_flight.items() if end < instant]
         self._remove_all(gone)
+        horizon_us = instant_us(instant)
+        if self.forgotten_before_us is None or horizon_us > self.forgotten_before_us:
+            self.forgotten_before_us = horizon_us
         return len(gone)
