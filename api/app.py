@@ -21,7 +21,7 @@ from airspace import Airspace, load_dataset
 from api import problems
 from api.airspace_views import AirspaceViews
 from api.auth import PrincipalRegistry
-from api.deps import Clock, Services, system_clock
+from api.deps import Clock, EngineDep, Services, system_clock
 from api.interop import InteropService
 from api.interop_auth import TokenVerifier
 from api.limits import BodySizeLimit
@@ -102,8 +102,25 @@ service_router = APIRouter(prefix="/v1", tags=["service"], route_class=StrictQue
 
 @service_router.get("/health", response_model=HealthOut)
 def health() -> dict[str, str]:
-    """The service is up (no token needed)."""
+    """The process is up (no token needed; the database is not asked: see `/v1/ready`)."""
     return {"status": "ok", "version": API_VERSION}
+
+
+class ReadyOut(BaseModel):
+    """The node's database answers reads (a read-only one too: writes then get 503
+    `store_write_failed`)."""
+
+    status: str
+    version: str
+
+
+@service_router.get("/ready", response_model=ReadyOut, responses=problems.responses(503))
+def ready(engine: EngineDep) -> dict[str, str]:
+    """The node's database answers a read now (no token needed): for load balancers, which
+    should send plans only to a ready node. 503 `store_unavailable` with `Retry-After` while
+    it does not; the node recovers by itself once the database is back."""
+    engine.check_store()
+    return {"status": "ready", "version": API_VERSION}
 
 
 def _open_store(url: str, airspace: Airspace) -> Store:

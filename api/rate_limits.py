@@ -15,7 +15,8 @@ Who the caller is:
   is the proxy's unless the server is told to trust its forwarding headers (uvicorn
   ``--proxy-headers --forwarded-allow-ips``).
 
-``GET /v1/health`` is never limited (load balancers poll it from one address).
+``GET /v1/health`` and ``GET /v1/ready`` are never limited (load balancers poll them from
+one address).
 
 Configuration: ``UTM_RATE_LIMIT="requests per second, burst"`` (``"20,40"``; a single number
 ``"20"`` means a burst of the same size). Unset, empty or ``off``: no limit, the default, so
@@ -43,7 +44,7 @@ from api.problems import ApiProblem, problem_response, responses
 MAX_TRACKED_CALLERS = 100_000
 """Buckets kept at once (about 100 bytes each): a flood of addresses cannot exhaust memory."""
 
-UNLIMITED_PATHS = frozenset({"/v1/health"})
+UNLIMITED_PATHS = frozenset({"/v1/health", "/v1/ready"})
 """Paths never limited."""
 
 ENVIRONMENT_VARIABLE = "UTM_RATE_LIMIT"

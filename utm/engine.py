@@ -198,6 +198,16 @@ class Engine:
             self._forgotten_at = now
             self.store.forget_before(now - FORGET_AFTER)
 
+    def check_store(self) -> None:
+        """Read from the store now (a flight that cannot exist): for readiness probes.
+
+        Raises
+        ------
+        StoreUnavailableError
+            If the database cannot be reached.
+        """
+        self.store.get_flight("readiness-probe")
+
     # -- submit ---------------------------------------------------------------------------
 
     def submit(self, plan: FlightPlan, now: datetime, actor: str | None = None) -> Flight:

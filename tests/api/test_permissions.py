@@ -55,6 +55,7 @@ MATRIX = {
     "GET /v1/approvals/public-key":       "200 200 200 200 200 200 200",
     "GET /v1/events":                     "401 401 - - - - -",
     "GET /v1/health":                     "200 200 200 200 200 200 200",
+    "GET /v1/ready":                      "200 200 200 200 200 200 200",
 }
 """Expected status by role; ``-``: not in this table (the event stream never ends: its
 authorised use is tested against a real server in ``test_events.py``)."""
@@ -182,6 +183,7 @@ ACTIONS: dict[str, Callable[[World, dict[str, str]], Response]] = {
                                                               headers=h),
     "GET /v1/events": lambda w, h: w.client.get("/v1/events", headers=h),
     "GET /v1/health": lambda w, h: w.client.get("/v1/health", headers=h),
+    "GET /v1/ready": lambda w, h: w.client.get("/v1/ready", headers=h),
 }
 
 

@@ -156,6 +156,10 @@ def test_health_needs_no_token(client: TestClient) -> None:
     assert client.get("/v1/health").json() == {"status": "ok", "version": "1.0.0"}
 
 
+def test_ready_when_the_database_answers(client: TestClient) -> None:
+    assert client.get("/v1/ready").json() == {"status": "ready", "version": "1.0.0"}
+
+
 def test_the_openapi_document_declares_bearer_auth_and_problems(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
 

@@ -118,10 +118,13 @@ def test_database_away_is_503_with_retry_after_and_the_node_recovers(setup: Setu
                                "store_unavailable")
             health = setup.client.get(f"{setup.node.url}/v1/health")
             assert health.status_code == 200  # the process is up; its database is not
+            assert_problem_503(setup.client.get(f"{setup.node.url}/v1/ready"),
+                               "store_unavailable")
             time.sleep(1.0)  # the burst meets the outage too
         finally:
             give_database_back(POSTGRES_URL, setup.name)
         recovered_s = wait_until_serving(setup)
+        assert setup.client.get(f"{setup.node.url}/v1/ready").status_code == 200
         acknowledged_before = len(burst.acknowledged)
         burst.wait_for(acknowledged_before + 5, timeout_s=60.0)  # plans go through again
     finally:
