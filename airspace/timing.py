@@ -59,9 +59,14 @@ def parse_instant(text: object, name: str = "time") -> datetime:
 
 
 def format_instant(instant: datetime) -> str:
-    """RFC 3339 in UTC with ``Z`` (milliseconds kept when present)."""
+    """RFC 3339 in UTC with ``Z`` (milliseconds kept when there are any).
+
+    Idempotent through ``parse_instant``: an instant written, read back and written again
+    gives the same text (signed approvals depend on it). Below a millisecond there is nothing
+    to keep, so such an instant is written in whole seconds, not with ``.000``, which would
+    read back as whole seconds and then be written without it."""
     utc = instant.astimezone(UTC)
-    if utc.microsecond:
+    if utc.microsecond >= 1000:
         return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return utc.isoformat(timespec="seconds").replace("+00:00", "Z")
 

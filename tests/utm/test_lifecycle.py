@@ -411,3 +411,17 @@ def test_audit_log_records_submit_review_and_cancel(engine: Engine, t0: datetime
                                     "note": "checked the payload"}
     assert entries[2]["detail"] == {"from": "approved", "to": "cancelled"}
     assert all(entry["time"].endswith("Z") for entry in entries)
+
+
+def test_an_approval_issued_within_a_millisecond_of_a_second_verifies_when_read_back(
+        airspace_model: Airspace, planner: Planner, t0: datetime, tmp_path: Path) -> None:
+    """The issue time is written to the store and read back before it is verified."""
+    url = f"sqlite:///{tmp_path / 'approvals.sqlite'}"
+    engine = Engine(airspace_model, open_store(url, airspace_model.layers), planner=planner)
+    plan = FlightPlan("op1", make_drone("d1", "light"), TFS, WCH, t0, t0 + timedelta(minutes=30))
+    flight = engine.submit(plan, _filed(t0).replace(microsecond=412))
+    assert flight.state is FlightState.APPROVED
+    engine.store.close()
+    reopened = Engine(airspace_model, open_store(url, airspace_model.layers), planner=planner)
+    assert reopened.verify_approval(flight.approval_id or "").valid
+    reopened.store.close()
