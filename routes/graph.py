@@ -8,10 +8,10 @@ The only module that imports networkx. Nodes:
 - ``("vertiport", vertiport_id)``: a rooftop vertiport.
 
 The graph is static (a few thousand nodes for four cities at resolution 7); what changes with
-time and request (zones active, classes allowed, areas to avoid) is decided by the weight
-callback of each search, which hides an edge by returning ``None`` (networkx convention).
-networkx builds the graph; the planner's A* walks ``RoutingGraph.successors``, the same edges
-as plain tuples (a search visits a thousand edges: a dict lookup per attribute counts).
+time and request (zones active, classes allowed, areas to avoid) is decided by each search's
+edge costs, ``None`` hiding an edge. networkx builds the graph; the planner's A* walks
+``RoutingGraph.successors``, the same edges as plain tuples (a search visits a thousand
+edges: a dict lookup per attribute counts).
 """
 
 from __future__ import annotations

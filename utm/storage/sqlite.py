@@ -133,15 +133,29 @@ class _SqliteTransaction:
         self.store = store
         self.connection = store.connection
         self.pending: list[Flight] = []
+        self._whole_index: VolumeIndex | None = None
+        """Every held flight read from the database, once a question reached before what the
+        cached index forgot (see ``_index_from``)."""
 
     def lock(self, lock_keys: Sequence[int]) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` holds the whole database already."""
+
+    def _index_from(self, start_time: datetime) -> VolumeIndex:
+        """The index that answers exactly for times from ``start_time`` on: the cached one,
+        or, for times before what it forgot (an area plan that began hours ago, a clock set
+        back), one read afresh from the database, once per transaction: nothing but this
+        transaction writes meanwhile, and ``pending`` overlays what it wrote."""
+        if self.store.index.covers(start_time):
+            return self.store.index
+        if self._whole_index is None:
+            self._whole_index = self.store._load_index()
+        return self._whole_index
 
     def candidates(self, reach: Reach) -> Candidates:
         if not reach.volumes:
             return Candidates.of(())
         start_time = min(volume.start_time for volume in reach.volumes)
-        held = self.store.index_from(start_time).candidates(reach)
+        held = self._index_from(start_time).candidates(reach)
         if not self.pending:  # the common case: nothing written yet in this transaction
             return held
         # Written earlier in this transaction: what it wrote replaces what was committed.
@@ -152,7 +166,7 @@ class _SqliteTransaction:
 
     def held_between(self, start_time: datetime, end_time: datetime) -> Iterator[HeldVolume]:
         pending_ids = {flight.id for flight in self.pending}
-        for held in self.store.index_from(start_time).held_between(start_time, end_time):
+        for held in self._index_from(start_time).held_between(start_time, end_time):
             if held.flight_id not in pending_ids:
                 yield held
         for flight in self.pending:
@@ -165,7 +179,7 @@ class _SqliteTransaction:
     def pad_slots(self, vertiport_id: str, start_time: datetime,
                   end_time: datetime) -> list[HeldPadSlot]:
         pending_ids = {flight.id for flight in self.pending}
-        index = self.store.index_from(start_time)
+        index = self._index_from(start_time)
         slots = [s for s in index.pad_slots(vertiport_id, start_time, end_time)
                  if s.flight_id not in pending_ids]
         for flight in self.pending:
@@ -285,17 +299,9 @@ class SqliteStore:
             index.put(Flight.from_doc(orjson.loads(doc)))
         return index
 
-    def index_from(self, start_time: datetime) -> VolumeIndex:
-        """The index that answers exactly for times from ``start_time`` on: the cached one,
-        or, for times before what it forgot (an area plan that began hours ago, a clock set
-        back), one read afresh from the database for this question alone."""
-        if self.index.covers(start_time):
-            return self.index
-        return self._load_index()
-
     def forget_before(self, instant: datetime) -> int:
         """Drop cached flights that ended before ``instant`` (see ``VolumeIndex``); a later
-        question about earlier times is answered from the database (``index_from``)."""
+        question about earlier times is answered from the database (``_index_from``)."""
         with self._lock:
             return self.index.forget_before(instant)
 
