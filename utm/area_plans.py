@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from airspace import AirspaceClass
 from airspace.timing import format_instant, require_aware
 from routes import Volume4D, volumes_intersect
-from utm import policy
+from utm import policy, replanning
 from utm.errors import InvalidPlanError, InvalidTransitionError
 from utm.flights import Conflict, Decision, Flight, Reason, ReviewStatus
 from utm.plans import AreaPlan, Priority
@@ -276,7 +276,7 @@ def decide(engine: Engine, tx: Transaction, flight_id: str, plan: AreaPlan, now:
     tx.put_flight(flight)
     events.append(_flight_event("decision", flight, now))
     if preempted:
-        engine._replan_preempted(tx, sorted(preempted), flight, now, events)
+        replanning.release(tx, sorted(preempted), flight, now, events)
     return flight
 
 

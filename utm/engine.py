@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from shapely.geometry import Point
@@ -38,7 +39,7 @@ from routes import (
     route_to_volumes,
 )
 from routes.volumes import footprints_intersect
-from utm import policy
+from utm import policy, replanning
 from utm.approvals import ApprovalSigner, approval_payload, new_private_key_text
 from utm.constraints import Constraint
 from utm.errors import (
@@ -108,7 +109,8 @@ class Event:
     """Something that happened, for the event stream and integrations."""
 
     kind: str
-    """``decision``, ``state``, ``alert``, ``constraint``, ``review``."""
+    """``decision``, ``state``, ``alert``, ``constraint``, ``review``, ``preempted`` (a flight
+    released by an emergency, about to be re-planned: ``utm.replanning``)."""
     time: datetime
     flight_id: str | None
     jurisdictions: tuple[str, ...]
@@ -164,6 +166,8 @@ class Engine:
         self._volumes: dict[int, tuple[Route, datetime, list[Volume4D]]] = {}
         self._footprints = FootprintCache()
         self._forgotten_at: datetime | None = None
+        self._replan_queue: dict[str, None] = dict.fromkeys(replanning.pending_in(store))
+        """Flights released by an emergency, in order, to re-plan (``run_replans``)."""
         self.sync_constraints()
 
     # -- events -------------------------------------------------------------------------
@@ -210,8 +214,14 @@ class Engine:
 
     # -- submit ---------------------------------------------------------------------------
 
-    def submit(self, plan: FlightPlan, now: datetime, actor: str | None = None) -> Flight:
+    def submit(self, plan: FlightPlan, now: datetime, actor: str | None = None, *,
+               replan_later: bool = False) -> Flight:
         """Decide a flight plan: approved, pending_review or rejected, with reasons.
+
+        An emergency's decision commits with the flights it preempted released
+        (``utm.replanning``); they are re-planned before this returns, or with
+        ``replan_later`` by the next ``run_replans`` (or before the next decision): the
+        emergency's operator then has the answer without waiting for them.
 
         Raises
         ------
@@ -221,6 +231,7 @@ class Engine:
         """
         now = require_aware(now, "now")
         plan.check_horizon(now)
+        self.run_replans(now)  # released flights first: no later plan takes their room
         self._forget_past(now)
         self.sync_constraints()
         flight_id = new_flight_id(now)
@@ -236,7 +247,28 @@ class Engine:
                      {"decision": flight.decision.to_json()})
             return flight
 
-        return self._in_transaction(self._lock_keys(routes, plan), decide)
+        flight = self._in_transaction(self._lock_keys(routes, plan), decide)
+        if not replan_later:
+            self.run_replans(now)
+        return flight
+
+    def run_replans(self, now: datetime) -> list[Flight]:
+        """Re-plan the flights emergencies released (``utm.replanning``), each in a
+        transaction of its own, in the order they were released; returns them as they end
+        up (approved, pending review, or replan_required: file it again)."""
+        now = require_aware(now, "now")
+        replanned: list[Flight] = []
+        while True:
+            with self._lock:
+                if not self._replan_queue:
+                    return replanned
+                flight_id = next(iter(self._replan_queue))
+                flight = self._in_transaction((), partial(replanning.replan, self,
+                                                          flight_id=flight_id, now=now))
+                # Dequeued once done: if the store failed, it is tried again next time.
+                self._replan_queue.pop(flight_id, None)
+            if flight is not None:
+                replanned.append(flight)
 
     def _in_transaction(self, lock_keys: Sequence[int],
                         body: Callable[[Transaction, list[Event]], _T]) -> _T:
@@ -256,6 +288,9 @@ class Engine:
                         raise
                     keys = sorted(set(keys) | set(error.lock_keys))
                 else:
+                    self._replan_queue.update(dict.fromkeys(
+                        event.flight_id for event in events
+                        if event.kind == "preempted" and event.flight_id is not None))
                     self._emit(events)
                     return result
             time.sleep(random.uniform(0.0, 0.002 * 2 ** attempt))
@@ -286,8 +321,12 @@ class Engine:
         """
         from utm import area_plans
 
-        return area_plans.submit(self, plan, now, flight_id=flight_id, actor=actor,
-                                 mode=area_plans.AreaMode(mode))
+        now = require_aware(now, "now")
+        self.run_replans(now)
+        flight = area_plans.submit(self, plan, now, flight_id=flight_id, actor=actor,
+                                   mode=area_plans.AreaMode(mode))
+        self.run_replans(now)
+        return flight
 
     def evaluate(self, plan: FlightPlan, now: datetime) -> Flight:
         """What ``submit`` would decide now, without storing anything (a dry run: the
@@ -444,7 +483,7 @@ class Engine:
         tx.put_flight(flight)
         events.append(_flight_event("decision", flight, now))
         if slot.preempted:
-            self._replan_preempted(tx, sorted(slot.preempted), flight, now, events)
+            replanning.release(tx, sorted(slot.preempted), flight, now, events)
         return flight
 
     def _cities(self, route: Route, departure_time: datetime) -> list[str]:
@@ -746,16 +785,6 @@ class Engine:
         return flight.priority.rank
 
     # -- preemption and re-planning ---------------------------------------------------------
-
-    def _replan_preempted(self, tx: Transaction, flight_ids: Sequence[str], cause: Flight,
-                          now: datetime, events: list[Event]) -> None:
-        for flight_id in flight_ids:
-            victim = tx.get_flight(flight_id)
-            if victim is None or victim.state not in (FlightState.APPROVED,
-                                                      FlightState.PENDING_REVIEW):
-                continue
-            note = f"preempted by emergency flight {cause.id} at {format_instant(now)}"
-            self._replan(tx, victim, now, note, events)
 
     def _replan(self, tx: Transaction, flight: Flight, now: datetime, note: str,
                 events: list[Event]) -> Flight:

@@ -30,7 +30,9 @@ class FlightState(StrEnum):
     """Withdrawn by its operator or a regulator; holds nothing."""
     REPLAN_REQUIRED = "replan_required"
     """Lost its airspace (emergency preemption or a constraint) and could not be re-planned
-    automatically; the operator must file again."""
+    automatically: the operator must file again. Also, for the moments between an
+    emergency's decision and their re-plan, the flights it preempted (reason ``preempted``:
+    being re-planned, ``utm.replanning``)."""
 
 
 HOLDS_AIRSPACE = frozenset(
@@ -56,13 +58,18 @@ TRANSITIONS: dict[FlightState, frozenset[FlightState]] = {
     ),
     FlightState.ACTIVATED: frozenset({FlightState.ENDED, FlightState.NONCONFORMING}),
     FlightState.NONCONFORMING: frozenset({FlightState.ACTIVATED, FlightState.ENDED}),
-    FlightState.REPLAN_REQUIRED: frozenset({FlightState.CANCELLED}),
+    FlightState.REPLAN_REQUIRED: frozenset(
+        {FlightState.CANCELLED, FlightState.APPROVED, FlightState.PENDING_REVIEW,
+         FlightState.REPLAN_REQUIRED}
+    ),
     FlightState.REJECTED: frozenset(),
     FlightState.ENDED: frozenset(),
     FlightState.CANCELLED: frozenset(),
 }
 """Allowed moves. approved -> approved and pending_review -> pending_review are automatic
-re-plans that keep the flight's id and approval id."""
+re-plans that keep the flight's id and approval id; so are the moves out of replan_required
+but cancelled: the re-plan of a flight an emergency released (``utm.replanning``; a flight
+that could not be re-planned is never decided again, its operator files a new plan)."""
 
 
 def check_transition(current: FlightState, target: FlightState) -> None:

@@ -7,13 +7,14 @@ them; admins see and do everything.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Response
 
 from api import problems
 from api.auth import CurrentPrincipal, OperatorOrAdmin, Principal, Role
-from api.deps import EngineDep, Now
+from api.deps import EngineDep, Now, ServicesDep
 from api.models import FlightPlanIn, FlightPlanOut, FlightPlanPage, TelemetryIn, TelemetryOut
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 from api.problems import ApiProblem
@@ -21,9 +22,11 @@ from api.routing import StrictQueryRoute
 from api.wire import endpoint_problem, flight_to_json, plan_from_input
 from routes import RoutingError
 from utm.engine import Engine
-from utm.errors import FlightNotFoundError, InvalidPlanError
+from utm.errors import FlightNotFoundError, InvalidPlanError, UtmError
 from utm.flights import Flight
 from utm.states import FlightState
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["flight plans"], route_class=StrictQueryRoute)
 
@@ -43,7 +46,8 @@ def visible_flight(engine: Engine, principal: Principal, flight_id: str) -> Flig
 @router.post("/flight-plans", status_code=201, response_model=FlightPlanOut,
              responses=problems.responses(400, 401, 403, 413, 415, 422, 503))
 def file_flight_plan(principal: OperatorOrAdmin, engine: EngineDep, now: Now,
-                     body: FlightPlanIn, response: Response) -> dict[str, Any]:
+                     body: FlightPlanIn, response: Response, services: ServicesDep,
+                     background: BackgroundTasks) -> dict[str, Any]:
     """File a flight plan and get the decision at once.
 
     The engine finds the earliest departure in the window (`earliest_departure_time` to
@@ -52,6 +56,10 @@ def file_flight_plan(principal: OperatorOrAdmin, engine: EngineDep, now: Now,
     `approved` (with one `approval_id` valid in every city), `pending_review` (the slot is held
     until the cities review) or `rejected` (with reasons and conflicts). A rejection is a
     decision, not an error: the plan is stored and answered with 201 too.
+
+    An emergency may take the airspace of approved flights that are not flying yet: it is
+    answered at once, and those flights are re-planned right after (`replan_required` with
+    the reason `preempted` until then; then approved again, or `replan_required`: file again).
 
     Operators file for themselves; an admin files for the operator named in `operator_id`.
     """
@@ -68,11 +76,21 @@ def file_flight_plan(principal: OperatorOrAdmin, engine: EngineDep, now: Now,
         operator_id = body.operator_id
     plan = plan_from_input(body, operator_id, engine.airspace)
     try:
-        flight = engine.submit(plan, now, actor=principal.actor)
+        flight = engine.submit(plan, now, actor=principal.actor, replan_later=True)
     except (InvalidPlanError, RoutingError) as error:
         raise endpoint_problem(error, plan.origin, plan.destination) from None
+    background.add_task(_replan_released, engine, services)
     response.headers["Location"] = f"/v1/flight-plans/{flight.id}"
     return flight_to_json(flight)
+
+
+def _replan_released(engine: Engine, services: ServicesDep) -> None:
+    """After the answer: re-plan the flights an emergency released. If the store fails they
+    stay queued, and the engine re-plans them before its next decision."""
+    try:
+        engine.run_replans(services.now())
+    except UtmError as error:
+        log.warning("re-planning preempted flights failed, will retry: %s", error)
 
 
 @router.get("/flight-plans", response_model=FlightPlanPage,

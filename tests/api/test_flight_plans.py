@@ -135,6 +135,9 @@ def test_an_emergency_preempts_an_approved_delivery(client: TestClient) -> None:
     assert after["state"] in ("approved", "replan_required")
     if after["state"] == "approved":
         assert after["departure_time"] != at(120)
+    # Answered first, re-planned right after (a background task: done once the call ends).
+    assert "being re-planned" not in after["notes"][-1]
+    assert "preempted" not in [reason["code"] for reason in after["decision"]["reasons"]]
 
 
 def test_admin_files_for_a_named_operator(client: TestClient) -> None:

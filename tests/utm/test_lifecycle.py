@@ -293,7 +293,7 @@ def test_emergency_preempts_a_commercial_flight(engine: Engine, t0: datetime) ->
         assert not engine.verify_approval(commercial.approval_id or "").valid
     assert engine.verify_approval(emergency.approval_id or "").valid
     assert [entry["action"] for entry in engine.store.list_audit(flight_id=commercial.id)] == [
-        "submit", "replan"]
+        "submit", "preempt", "replan"]
     assert_store_invariants(engine.store)
 
 

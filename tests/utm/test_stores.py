@@ -376,15 +376,17 @@ flights_placed = st.lists(
 @settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(flights_placed, st.integers(0, 4), st.integers(0, 40), st.sampled_from([0, 300, 1800]),
-       st.integers(-10, 60))
+       st.integers(-10, 60), st.sampled_from([1, 3, 10_000]))
 def test_index_candidates_hold_every_real_neighbour(
     airspace_model: Airspace, t0: datetime, placed: list[tuple[int, int, float, str]],
-    query_lng: int, query_minute: int, window_s: int, forget_minute: int,
+    query_lng: int, query_minute: int, window_s: int, forget_minute: int, sweep_after: int,
 ) -> None:
-    """Whatever was put, cancelled, replaced or forgotten, the SQLite index's candidates of a
-    reach include every held volume that meets one of its volumes (exactly: time for some
-    delay in the window, altitude, footprint), and no volume of a flight no longer held."""
-    index = VolumeIndex(airspace_model.layers, IndexSpec())
+    """Whatever was put, cancelled, replaced or forgotten (and whether the removed rows were
+    swept out of the postings yet or not), the SQLite index's candidates of a reach include
+    every held volume that meets one of its volumes (exactly: time for some delay in the
+    window, altitude, footprint), and no volume of a flight no longer held; its pad slots
+    are those of the held flights."""
+    index = VolumeIndex(airspace_model.layers, IndexSpec(), sweep_after_rows=sweep_after)
     held: dict[str, Flight] = {}
     for number, (lng_step, minute, raised_m, fate) in enumerate(placed):
         flight = make_flight(f"fp-{number}", t0, offset_s=60.0 * minute,
@@ -417,6 +419,9 @@ def test_index_candidates_hold_every_real_neighbour(
     }
     assert expected <= found
     assert {flight_id for flight_id, _ in found} <= set(held)
+    day = timedelta(days=1)
+    assert sorted(slot.flight_id for slot in index.pad_slots("CD-TFS", t0 - day, t0 + day)) == (
+        sorted(held))
 
 
 def test_held_between(store: Store, t0: datetime) -> None:

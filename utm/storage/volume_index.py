@@ -37,6 +37,12 @@ INDEX_BUCKET_S = 900
 rows to filter in the arrays; 900 s suits routes of a few minutes flown in windows of up to
 half an hour."""
 
+SWEEP_AFTER_ROWS = 50_000
+"""Rows of removed flights left in the posting lists before they are swept out. Removing a
+flight only marks its rows dead (readers skip them); sweeping filters each posting list that
+held them once for all, so a busy cell is not filtered again for every flight that leaves it
+(a re-plan, a preemption, each minute's forgetting)."""
+
 _BUCKET_BITS = 24
 _BUCKET_MASK = (1 << _BUCKET_BITS) - 1
 """Buckets are folded modulo 2^24 (about 480 years of 900 s): two instants that far apart
@@ -47,9 +53,11 @@ class VolumeIndex:
     """Held volumes by cell and time bucket, and pad slots by vertiport. Not thread-safe: the
     store locks."""
 
-    def __init__(self, layers: AltitudeLayers, spec: IndexSpec) -> None:
+    def __init__(self, layers: AltitudeLayers, spec: IndexSpec, *,
+                 sweep_after_rows: int = SWEEP_AFTER_ROWS) -> None:
         self.layers = layers
         self.spec = spec
+        self.sweep_after_rows = sweep_after_rows
         self._bucket_us = INDEX_BUCKET_S * 1_000_000
         self._cell_numbers: dict[Cell, int] = {}
         """Index cell -> dense number of its parent at ``INDEX_RESOLUTION``."""
@@ -59,8 +67,14 @@ class VolumeIndex:
         self._free_rows: list[int] = []
         self._times_us = np.zeros((0, 2), dtype=np.int64)
         self._extents_m = np.zeros((0, 6))
+        self._live = np.zeros(0, dtype=bool)
+        self._dead_rows: list[int] = []
+        """Rows of removed flights still in posting lists (not reused until swept)."""
+        self._dirty_keys: set[int] = set()
+        """Posting lists that hold dead rows."""
         self._rows_by_flight: dict[str, list[int]] = {}
         self._keys_by_flight: dict[str, set[int]] = {}
+        self._sites_by_flight: dict[str, set[str]] = {}
         self._end_by_flight: dict[str, datetime] = {}
         self._pads: dict[str, list[HeldPadSlot]] = defaultdict(list)
         self.forgotten_before_us: int | None = None
@@ -92,6 +106,7 @@ class VolumeIndex:
                     keys.add(key)
         self._rows_by_flight[flight.id] = rows
         self._keys_by_flight[flight.id] = keys
+        self._sites_by_flight[flight.id] = {slot.vertiport_id for slot in flight.pad_slots}
         # A landing holds its pad for a turnaround after the last volume ends.
         self._end_by_flight[flight.id] = max(
             [v.end_time for v in flight.volumes] + [s.end_time for s in flight.pad_slots])
@@ -112,8 +127,10 @@ class VolumeIndex:
                 capacity = max(1024, 2 * len(self._times_us))
                 self._times_us = np.resize(self._times_us, (capacity, 2))
                 self._extents_m = np.resize(self._extents_m, (capacity, 6))
+                self._live = np.resize(self._live, capacity)
         self._times_us[row] = (held.start_us, held.end_us)
         self._extents_m[row] = held.extent_m
+        self._live[row] = True
         return row
 
     def _number(self, cell: Cell) -> int:
@@ -133,34 +150,41 @@ class VolumeIndex:
         self._remove_all([flight_id])
 
     def _remove_all(self, flight_ids: list[str]) -> None:
-        """Forget these flights: each posting list they are in is filtered once, however
-        many of them it holds (``forget_before`` drops hundreds at a time)."""
-        gone: set[int] = set()
-        keys: set[int] = set()
+        """Forget these flights: their rows are marked dead at once (readers skip them) and
+        swept out of the posting lists later, many flights at a time (``SWEEP_AFTER_ROWS``)."""
         removed: set[str] = set()
+        sites: set[str] = set()
         for flight_id in flight_ids:
             rows = self._rows_by_flight.pop(flight_id, None)
             self._end_by_flight.pop(flight_id, None)
             if rows is None:
                 continue
             removed.add(flight_id)
-            keys |= self._keys_by_flight.pop(flight_id)
-            gone.update(rows)
+            sites |= self._sites_by_flight.pop(flight_id)
+            self._dirty_keys |= self._keys_by_flight.pop(flight_id)
             for row in rows:
                 self._rows[row] = None
-            self._free_rows.extend(rows)
-        if not removed:
-            return
-        for key in keys:
+            self._live[rows] = False
+            self._dead_rows.extend(rows)
+        for vertiport_id in sites:
+            self._pads[vertiport_id] = [slot for slot in self._pads[vertiport_id]
+                                        if slot.flight_id not in removed]
+        if len(self._dead_rows) >= self.sweep_after_rows:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """Filter the dead rows out of every posting list holding some (each list once), and
+        let new volumes reuse those rows."""
+        gone = set(self._dead_rows)
+        for key in self._dirty_keys:
             remaining = [row for row in self._postings[key] if row not in gone]
             if remaining:
                 self._postings[key] = remaining
             else:
                 del self._postings[key]
-        for vertiport_id, slots in list(self._pads.items()):
-            kept = [slot for slot in slots if slot.flight_id not in removed]
-            if len(kept) != len(slots):
-                self._pads[vertiport_id] = kept
+        self._free_rows.extend(self._dead_rows)
+        self._dead_rows = []
+        self._dirty_keys = set()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -193,6 +217,8 @@ class VolumeIndex:
         distinct: set[int] = set().union(*(rows for rows in found if rows))
         rows = np.fromiter(distinct, dtype=np.int64, count=len(distinct))
         rows.sort()
+        if self._dead_rows:  # removed flights not yet swept out of the postings
+            rows = rows[self._live[rows]]
         start_us, end_us, floor_m, ceiling_m = reach.bounds()
         times, extents = self._times_us[rows], self._extents_m[rows]
         rows = rows[(times[:, 0] < end_us) & (start_us < times[:, 1])
