@@ -32,7 +32,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ServicesDep
 from api.problems import ApiProblem
-from utm.engine import Event
+from utm.events import Event
 from utm.flights import Flight
 
 

@@ -23,7 +23,7 @@ import orjson
 
 from airspace.timing import format_instant
 from api.auth import Principal
-from utm.engine import Event
+from utm.events import Event
 
 MAX_QUEUED_EVENTS = 1000
 HEARTBEAT_S = 15.0

@@ -40,6 +40,7 @@ from airspace.timing import format_instant, require_aware
 from routes import Volume4D, volumes_intersect
 from utm import policy, replanning
 from utm.errors import InvalidPlanError, InvalidTransitionError
+from utm.events import Event, flight_event
 from utm.flights import Conflict, Decision, Flight, Reason, ReviewStatus
 from utm.plans import AreaPlan, Priority
 from utm.states import FlightState, check_transition
@@ -47,7 +48,7 @@ from utm.storage.base import Store, Transaction
 from utm.storage.keys import Reach, footprint_cells, time_buckets
 
 if TYPE_CHECKING:
-    from utm.engine import Engine, Event
+    from utm.engine import Engine
 
 MAX_INDEX_KEYS = 250_000
 """An area-based plan touching more (H3 cell, layer, time bucket) index keys than this is
@@ -118,7 +119,7 @@ def lock_keys(engine: Engine, plan: AreaPlan) -> list[int]:
 def submit(engine: Engine, plan: AreaPlan, now: datetime, *, flight_id: str | None = None,
            actor: str | None = None, mode: AreaMode = AreaMode.KEEP) -> Flight:
     """Decide an area-based plan (see ``Engine.submit_area``)."""
-    from utm.engine import _flight_event, new_flight_id
+    from utm.engine import new_flight_id
 
     now = require_aware(now, "now")
     plan.check_horizon(now)
@@ -162,7 +163,7 @@ def submit(engine: Engine, plan: AreaPlan, now: datetime, *, flight_id: str | No
         tx.audit(now, actor or plan.operator_id, "submit_area", target_id,
                  {"decision": rejected.decision.to_json()})
         _put_reference(tx, plan, target_id, now)
-        events.append(_flight_event("decision", rejected, now))
+        events.append(flight_event("decision", rejected, now))
         return rejected
 
     return engine._in_transaction((), record)
@@ -227,7 +228,7 @@ def decide(engine: Engine, tx: Transaction, flight_id: str, plan: AreaPlan, now:
         an operator's update, the original filing for a re-decision (the operator filed in
         time; a constraint issued later must not make it late).
     """
-    from utm.engine import _flight_event, new_approval_id
+    from utm.engine import new_approval_id
 
     conflicts, preempted = _held_conflicts(engine, tx, flight_id, plan)
     # The operator's volumes carry no buffer: their ceiling is the height flown.
@@ -274,7 +275,7 @@ def decide(engine: Engine, tx: Transaction, flight_id: str, plan: AreaPlan, now:
     if state is FlightState.APPROVED:
         flight = engine._signed(flight, now)
     tx.put_flight(flight)
-    events.append(_flight_event("decision", flight, now))
+    events.append(flight_event("decision", flight, now))
     if preempted:
         replanning.release(tx, sorted(preempted), flight, now, events)
     return flight

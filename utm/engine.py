@@ -51,6 +51,7 @@ from utm.errors import (
     ReviewNotFoundError,
     StoreConflictError,
 )
+from utm.events import Event, flight_event
 from utm.flights import Conflict, Decision, Flight, PadSlot, Reason, ReviewStatus
 from utm.plans import AnyPlan, AreaPlan, FlightPlan, Priority
 from utm.slots import PREEMPTABLE_STATES, Blockers, FootprintCache, Interval
@@ -102,20 +103,6 @@ class EngineConfig:
     bucket: the engine), or the naive baselines of the benchmark: ``scan`` (every held volume
     overlapping in time) and ``strtree`` (those, in a shapely STRtree built per request).
     Exact geometry decides in every case, so all three reach identical decisions."""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened, for the event stream and integrations."""
-
-    kind: str
-    """``decision``, ``state``, ``alert``, ``constraint``, ``review``, ``preempted`` (a flight
-    released by an emergency, about to be re-planned: ``utm.replanning``)."""
-    time: datetime
-    flight_id: str | None
-    jurisdictions: tuple[str, ...]
-    operator_id: str | None
-    data: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,7 +468,7 @@ class Engine:
         if state is FlightState.APPROVED:
             flight = self._signed(flight, now)
         tx.put_flight(flight)
-        events.append(_flight_event("decision", flight, now))
+        events.append(flight_event("decision", flight, now))
         if slot.preempted:
             replanning.release(tx, sorted(slot.preempted), flight, now, events)
         return flight
@@ -506,7 +493,7 @@ class Engine:
                 created_time=now, updated_time=now, jurisdictions=jurisdictions,
             )
         tx.put_flight(flight)
-        events.append(_flight_event("decision", flight, now))
+        events.append(flight_event("decision", flight, now))
         return flight
 
     def _signed(self, flight: Flight, now: datetime) -> Flight:
@@ -845,7 +832,7 @@ class Engine:
             tx.put_flight(updated)
             tx.audit(now, actor, action, flight_id, {"from": flight.state.value,
                                                      "to": target.value})
-            events.append(_flight_event("state", updated, now))
+            events.append(flight_event("state", updated, now))
             return updated
 
         return self._in_transaction((), move)
@@ -914,7 +901,7 @@ class Engine:
                 tx.put_flight(updated)
                 tx.audit(now, actor, "review", flight_id,
                          {"jurisdiction": jurisdiction, "approve": approve, "note": note})
-                events.append(_flight_event("review", updated, now))
+                events.append(flight_event("review", updated, now))
             self._emit(events)
         return updated
 
@@ -1024,7 +1011,7 @@ class Engine:
                     check_transition(current.state, target)
                     current = current.evolve(state=target, updated_time=now)
                     tx.put_flight(current)
-                    events.append(_flight_event("state", current, now))
+                    events.append(flight_event("state", current, now))
                     if target is FlightState.NONCONFORMING:
                         events.append(self._alert(
                             tx, now, "nonconforming", current, city,
@@ -1114,14 +1101,6 @@ def _ceil_second(instant: datetime) -> datetime:
     if instant.microsecond:
         return instant.replace(microsecond=0) + timedelta(seconds=1)
     return instant
-
-
-def _flight_event(kind: str, flight: Flight, now: datetime) -> Event:
-    return Event(kind, now, flight.id, flight.jurisdictions, flight.operator_id,
-                 {"flight_id": flight.id, "state": flight.state.value,
-                  "priority": flight.priority.value,
-                  "departure_time": format_instant(flight.departure_time)
-                  if flight.departure_time else None})
 
 
 def _routing_field(error: RoutingError) -> str | None:

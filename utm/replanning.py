@@ -21,12 +21,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from airspace.timing import format_instant
+from utm.events import Event, flight_event
 from utm.flights import Decision, Flight, Reason
 from utm.states import FlightState
 from utm.storage.base import Store, Transaction
 
 if TYPE_CHECKING:
-    from utm.engine import Engine, Event
+    from utm.engine import Engine
 
 PREEMPTED = "preempted"
 """Reason code of a flight released by an emergency and waiting to be re-planned."""
@@ -47,8 +48,6 @@ def release(tx: Transaction, flight_ids: Sequence[str], cause: Flight, now: date
             events: list[Event]) -> list[str]:
     """In the emergency's transaction: release the flights it preempted (those still
     approved or pending review); returns their ids, to re-plan once it has committed."""
-    from utm.engine import _flight_event
-
     released: list[str] = []
     for flight_id in flight_ids:
         victim = tx.get_flight(flight_id)
@@ -64,7 +63,7 @@ def release(tx: Transaction, flight_ids: Sequence[str], cause: Flight, now: date
         tx.put_flight(flight)
         tx.audit(now, "system", "preempt", flight_id, {"by": cause.id,
                                                        "previous_state": victim.state.value})
-        events.append(_flight_event("preempted", flight, now))
+        events.append(flight_event("preempted", flight, now))
         released.append(flight_id)
     return released
 

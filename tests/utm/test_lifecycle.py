@@ -14,7 +14,7 @@ from shapely.geometry import box
 from airspace import Airspace, AirspaceClass
 from routes import Endpoint, LegKind, Planner
 from utm.constraints import Constraint
-from utm.engine import Engine, Event
+from utm.engine import Engine
 from utm.errors import (
     FlightNotFoundError,
     InvalidConstraintError,
@@ -22,6 +22,7 @@ from utm.errors import (
     InvalidTransitionError,
     ReviewNotFoundError,
 )
+from utm.events import Event
 from utm.flights import Flight
 from utm.plans import FlightPlan, Priority, make_drone
 from utm.states import FlightState

@@ -12,7 +12,8 @@ from checks import assert_store_invariants
 
 from airspace import Airspace
 from routes import Endpoint, Planner
-from utm.engine import Engine, Event
+from utm.engine import Engine
+from utm.events import Event
 from utm.flights import Flight
 from utm.plans import FlightPlan, Priority, make_drone
 from utm.replanning import PREEMPTED, is_pending
