@@ -10,6 +10,7 @@ Domain code never reads the clock: every call takes ``now``.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import secrets
@@ -50,6 +51,8 @@ from utm.errors import (
     InvalidTransitionError,
     ReviewNotFoundError,
     StoreConflictError,
+    StoreUnavailableError,
+    StoreWriteError,
 )
 from utm.events import Event, flight_event
 from utm.flights import Conflict, Decision, Flight, PadSlot, Reason, ReviewStatus
@@ -70,6 +73,8 @@ STORE_CONFLICT_RETRIES = 5
 again up to this many times, taking every lock the failed attempt needed up front."""
 
 _T = TypeVar("_T")
+
+log = logging.getLogger("utm.engine")
 
 LOCK_MARGIN_M = 1000.0
 """Routes lock every lock-resolution cell within this distance (see ``_lock_keys``)."""
@@ -236,7 +241,11 @@ class Engine:
 
         flight = self._in_transaction(self._lock_keys(routes, plan), decide)
         if not replan_later:
-            self.run_replans(now)
+            try:
+                self.run_replans(now)
+            except (StoreUnavailableError, StoreWriteError, StoreConflictError) as error:
+                # The decision above is stored and stands; the released flights stay queued.
+                log.warning("re-planning preempted flights failed, will retry: %s", error)
         return flight
 
     def run_replans(self, now: datetime) -> list[Flight]:

@@ -4,8 +4,10 @@ later decision, and after a restart if the process stopped in between."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from checks import assert_store_invariants
@@ -13,12 +15,14 @@ from checks import assert_store_invariants
 from airspace import Airspace
 from routes import Endpoint, Planner
 from utm.engine import Engine
+from utm.errors import StoreUnavailableError
 from utm.events import Event
 from utm.flights import Flight
 from utm.plans import FlightPlan, Priority, make_drone
 from utm.replanning import PREEMPTED, is_pending
 from utm.states import HOLDS_AIRSPACE, FlightState
 from utm.storage import open_store
+from utm.storage.base import Store
 
 TFS, WCH = Endpoint("CD-TFS"), Endpoint("CD-WCH")
 
@@ -131,3 +135,37 @@ def test_without_replan_later_submit_returns_after_the_replans(engine: Engine,
     engine.submit(_plan(t0, Priority.EMERGENCY, "ambulance", timedelta(0)), _filed(t0))
     after = engine.get(commercial.id)
     assert not is_pending(after) and after.state is FlightState.APPROVED
+
+
+class _FailingAfter:
+    """The store, but its transactions fail (database unreachable) once ``allowed`` ran."""
+
+    def __init__(self, store: Store, allowed: int) -> None:
+        self._store = store
+        self.allowed = allowed
+
+    def transaction(self, lock_keys: Sequence[int] = ()) -> Any:
+        if self.allowed <= 0:
+            raise StoreUnavailableError("database unreachable (test)")
+        self.allowed -= 1
+        return self._store.transaction(lock_keys)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_an_emergency_stands_when_its_replans_fail_and_they_are_retried(
+        airspace_model: Airspace, planner: Planner, t0: datetime) -> None:
+    """The emergency's decision is stored: a failing re-plan afterwards must not turn its
+    answer into an error, and the released flight is re-planned once the store is back."""
+    store = _FailingAfter(open_store("sqlite:///:memory:", airspace_model.layers), 2)
+    engine = Engine(airspace_model, store, planner=planner)  # type: ignore[arg-type]
+    commercial = engine.submit(_plan(t0), _filed(t0))
+    emergency = engine.submit(_plan(t0, Priority.EMERGENCY, "ambulance", timedelta(0)),
+                              _filed(t0))  # its re-plan meets the failing store
+    assert emergency.state is FlightState.APPROVED
+    assert is_pending(engine.get(commercial.id))
+    store.allowed = 10
+    assert [flight.id for flight in engine.run_replans(_filed(t0))] == [commercial.id]
+    assert engine.get(commercial.id).state is FlightState.APPROVED
+    assert_store_invariants(engine.store)
