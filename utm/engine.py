@@ -326,9 +326,11 @@ class Engine:
 
     def evaluate(self, plan: FlightPlan, now: datetime) -> Flight:
         """What ``submit`` would decide now, without storing anything (a dry run: the
-        transaction is rolled back). For "hypothetical" plans and for benchmarks."""
+        transaction is rolled back). For "hypothetical" plans and for benchmarks. Flights an
+        emergency released are re-planned first, as ``submit`` would."""
         now = require_aware(now, "now")
         plan.check_horizon(now)
+        self.run_replans(now)
         self.sync_constraints()
         routes = self._route_options(plan, plan.earliest_departure_time, (),
                                      preferred_only=True)
