@@ -1,0 +1,142 @@
+"""Where a day's decision time goes, by kind of decision, over a slice of the day.
+
+Replays the day's first plans (untimed; the store they leave is kept as a snapshot file and
+reused by later runs with the same day), then decides the next ``--count`` plans and prints,
+per kind of outcome (rejected, approved as filed, later, at another altitude, around other
+flights, emergencies), how many there were, their share of the time and their latency
+percentiles, and the time spent re-planning what emergencies released (after their answer).
+
+Example (the 600-pad day of the README, from its 30,000th plan; the snapshot takes about 20
+minutes to build the first time):
+
+    python benchmarks/decision_mix.py --extra-pads 600 --peak-share 0.3 \\
+        --start 30000 --count 1800 --warm 300 --snapshot var/day-600pads-30000.sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from rich.progress import Progress
+
+from airspace import Airspace, load_dataset
+from routes import Planner
+from utm.bench.scenario import ScenarioConfig, generate_day, with_extra_pads
+from utm.engine import Engine
+from utm.flights import Flight
+from utm.plans import Priority
+from utm.runtime import tune_garbage_collector
+from utm.storage import open_store
+
+
+def kind_of(flight: Flight, priority: Priority) -> str:
+    """The row a decision is counted in."""
+    if priority is Priority.EMERGENCY:
+        return "emergency"
+    if flight.decision.state.value == "rejected":
+        return "rejected"
+    changes = " ".join(flight.decision.changes)
+    kind = ("around other flights" if "route changed" in changes
+            else "other altitude" if "cruise altitude" in changes else "as filed")
+    return kind + (", later" if "departure moved" in changes else "")
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    """Nearest-rank percentile of a sorted list."""
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--flights", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--extra-pads", type=int, default=600)
+    parser.add_argument("--peak-share", type=float, default=0.3)
+    parser.add_argument("--start", type=int, default=30_000,
+                        help="plans replayed (untimed) before the slice")
+    parser.add_argument("--count", type=int, default=1_800, help="plans in the slice")
+    parser.add_argument("--warm", type=int, default=300,
+                        help="first plans of the slice decided but not counted (caches)")
+    parser.add_argument("--snapshot", type=Path, default=None,
+                        help="SQLite file of the store after --start plans: reused if it "
+                             "exists, else written")
+    args = parser.parse_args()
+    tune_garbage_collector()
+    scenario = ScenarioConfig(flights=args.flights, seed=args.seed,
+                              extra_pads=args.extra_pads, peak_share=args.peak_share)
+    airspace = Airspace(with_extra_pads(load_dataset(), scenario.extra_pads, scenario.seed))
+    planner = Planner(airspace)
+    demands = list(generate_day(airspace, scenario))
+    work = Path(tempfile.mkdtemp(prefix="utm-mix-")) / "store.sqlite"
+    have_snapshot = args.snapshot is not None and args.snapshot.exists()
+    if have_snapshot:
+        shutil.copy(args.snapshot, work)
+    engine = Engine(airspace, open_store(f"sqlite:///{work}", airspace.layers), planner=planner)
+    first = 0 if have_snapshot else args.start
+    with Progress() as progress:
+        if first:
+            task = progress.add_task("replaying up to the slice", total=first)
+            for number, demand in enumerate(demands[:first]):
+                engine.submit(demand.plan, demand.filed_time)
+                if number % 100 == 0:
+                    progress.update(task, completed=number)
+            progress.update(task, completed=first)
+            if args.snapshot is not None:
+                engine.store.close()
+                with sqlite3.connect(work) as connection:
+                    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                args.snapshot.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(work, args.snapshot)
+                engine = Engine(airspace, open_store(f"sqlite:///{work}", airspace.layers),
+                                planner=planner)
+        latencies: dict[str, list[float]] = defaultdict(list)
+        replans_ms: list[float] = []
+        replanned = 0
+        task = progress.add_task("deciding the slice", total=args.count)
+        # Engines before emergencies were answered first re-plan inside ``submit``.
+        later = ({"replan_later": True}
+                 if "replan_later" in inspect.signature(engine.submit).parameters else {})
+        for number, demand in enumerate(demands[args.start:args.start + args.count]):
+            tick = time.perf_counter()
+            flight = engine.submit(demand.plan, demand.filed_time, **later)
+            elapsed_ms = (time.perf_counter() - tick) * 1000.0
+            tick = time.perf_counter()
+            released = engine.run_replans(demand.filed_time) if later else []
+            if number >= args.warm:
+                latencies[kind_of(flight, demand.plan.priority)].append(elapsed_ms)
+                if released:
+                    replanned += len(released)
+                    replans_ms.append((time.perf_counter() - tick) * 1000.0)
+            progress.update(task, completed=number + 1)
+    everything = sorted(ms for values in latencies.values() for ms in values)
+    total_ms = sum(everything)
+    print(f"{len(everything)} decisions from plan {args.start + args.warm:,}: "
+          f"{total_ms / 1000:.1f} s, p50 / p90 / p99 {percentile(everything, 0.5):.1f} / "
+          f"{percentile(everything, 0.9):.1f} / {percentile(everything, 0.99):.1f} ms")
+    print(f"{'kind':34} {'count':>6} {'time':>6} {'p50':>7} {'p90':>7} {'above p99':>9}")
+    slowest = percentile(everything, 0.99)
+    for kind, values in sorted(latencies.items(), key=lambda item: -sum(item[1])):
+        values.sort()
+        print(f"{kind:34} {len(values):6d} {sum(values) / total_ms:6.1%} "
+              f"{statistics.median(values):7.1f} {percentile(values, 0.9):7.1f} "
+              f"{sum(ms > slowest for ms in values):9d}")
+    if replans_ms:
+        replans_ms.sort()
+        print(f"re-planning after emergencies (after their answer): {replanned} flights in "
+              f"{len(replans_ms)} batches, {sum(replans_ms) / 1000:.1f} s, batch p50 "
+              f"{statistics.median(replans_ms):.1f} ms, max {replans_ms[-1]:.1f} ms")
+    engine.store.close()
+    shutil.rmtree(work.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
