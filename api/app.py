@@ -43,6 +43,7 @@ from api.settings import Settings
 from api.streams import HEARTBEAT_S, EventHub
 from routes import Planner
 from utm.engine import Engine
+from utm.errors import UtmError
 from utm.storage import open_store
 from utm.storage.base import Store
 
@@ -186,6 +187,12 @@ def create_app(settings: Settings | None = None, *, airspace: Airspace | None = 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Flights an emergency released just before this node stopped: re-plan them now,
+        # not at the next filed plan (if the database is down, that is when).
+        try:
+            engine.run_replans(services.now())
+        except UtmError as error:
+            log.warning("re-planning preempted flights at start-up failed: %s", error)
         yield
         shutdown(app)
 

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from testbed import T0, SteppedClock, auth, plan_body
+from testbed import NOW0, PRINCIPALS, T0, SteppedClock, auth, plan_body
 
+from airspace import Airspace
 from airspace.timing import format_instant, parse_instant
+from api.app import create_app
+from api.auth import PrincipalRegistry
+from api.settings import Settings
+from routes import Endpoint, Planner
+from utm.engine import Engine
+from utm.plans import FlightPlan, Priority, make_drone
+from utm.replanning import is_pending
+from utm.storage import open_store
 
 RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$")
 
@@ -289,3 +299,28 @@ def test_ending_a_flight_that_never_flew_is_409(client: TestClient) -> None:
     response = client.post(f"/v1/flight-plans/{flight['id']}/end", headers=auth("operator"))
 
     assert response.status_code == 409
+
+
+def test_a_restarted_node_replans_what_an_emergency_left_released(
+        airspace_model: Airspace, planner: Planner, tmp_path: Path) -> None:
+    """A node stopped between an emergency's answer and the re-plan of the flight it took
+    the airspace of: the next node on the same database re-plans it as it starts."""
+    url = f"sqlite:///{tmp_path / 'utm.sqlite'}"
+    engine = Engine(airspace_model, open_store(url, airspace_model.layers), planner=planner)
+    delivery = engine.submit(FlightPlan("sf-express", make_drone("d1", "light"),
+                                        Endpoint("CD-TFS"), Endpoint("CD-WCH"), T0,
+                                        T0 + timedelta(minutes=30)), NOW0)
+    engine.submit(FlightPlan("meituan-air", make_drone("d2", "light"), Endpoint("CD-TFS"),
+                             Endpoint("CD-WCH"), T0, T0, Priority.EMERGENCY), NOW0,
+                  replan_later=True)
+    assert is_pending(engine.get(delivery.id))
+    engine.store.close()  # the node stops here
+
+    registry = PrincipalRegistry.from_documents(PRINCIPALS, list(airspace_model.jurisdictions))
+    app = create_app(Settings(database_url=url), airspace=airspace_model, planner=planner,
+                     clock=SteppedClock(NOW0), principals=registry)
+    with TestClient(app) as client:  # starting runs the lifespan
+        after = client.get(f"/v1/flight-plans/{delivery.id}", headers=auth("operator")).json()
+    assert after["state"] == "approved"
+    assert after["departure_time"] != format_instant(T0)
+    assert "being re-planned" not in after["notes"][-1]
