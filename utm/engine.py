@@ -777,8 +777,7 @@ class Engine:
 
     def _rank_of(self, tx: Transaction, flight_id: str) -> int | None:
         flight = tx.get_flight(flight_id)
-        if flight is None or flight.state not in (FlightState.APPROVED,
-                                                  FlightState.PENDING_REVIEW):
+        if flight is None or flight.state not in PREEMPTABLE_STATES:
             return None
         return flight.priority.rank
 

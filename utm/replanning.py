@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from airspace.timing import format_instant
 from utm.events import Event, flight_event
 from utm.flights import Decision, Flight, Reason
+from utm.slots import PREEMPTABLE_STATES
 from utm.states import FlightState
 from utm.storage.base import Store, Transaction
 
@@ -34,8 +35,6 @@ PREEMPTED = "preempted"
 
 PENDING_NOTE = "; being re-planned"
 """Ends the note of a released flight until its re-plan replaces it with the outcome."""
-
-PREEMPTABLE = (FlightState.APPROVED, FlightState.PENDING_REVIEW)
 
 
 def is_pending(flight: Flight) -> bool:
@@ -51,7 +50,7 @@ def release(tx: Transaction, flight_ids: Sequence[str], cause: Flight, now: date
     released: list[str] = []
     for flight_id in flight_ids:
         victim = tx.get_flight(flight_id)
-        if victim is None or victim.state not in PREEMPTABLE:
+        if victim is None or victim.state not in PREEMPTABLE_STATES:
             continue
         note = f"preempted by emergency flight {cause.id} at {format_instant(now)}"
         flight = victim.evolve(
