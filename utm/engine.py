@@ -259,9 +259,17 @@ class Engine:
                 if not self._replan_queue:
                     return replanned
                 flight_id = next(iter(self._replan_queue))
-                flight = self._in_transaction((), partial(replanning.replan, self,
-                                                          flight_id=flight_id, now=now))
-                # Dequeued once done: if the store failed, it is tried again next time.
+                try:
+                    flight = self._in_transaction((), partial(replanning.replan, self,
+                                                              flight_id=flight_id, now=now))
+                except (StoreUnavailableError, StoreWriteError, StoreConflictError):
+                    raise  # stays queued: tried again once the store answers
+                except Exception:
+                    # Nothing was stored; one flight that cannot be re-planned must not stop
+                    # every later decision: it stays replan_required, its operator files again.
+                    log.exception("re-planning flight %s failed; left replan_required",
+                                  flight_id)
+                    flight = None
                 self._replan_queue.pop(flight_id, None)
             if flight is not None:
                 replanned.append(flight)

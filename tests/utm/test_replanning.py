@@ -14,6 +14,7 @@ from checks import assert_store_invariants
 
 from airspace import Airspace
 from routes import Endpoint, Planner
+from utm import replanning
 from utm.engine import Engine
 from utm.errors import StoreUnavailableError
 from utm.events import Event
@@ -168,4 +169,22 @@ def test_an_emergency_stands_when_its_replans_fail_and_they_are_retried(
     store.allowed = 10
     assert [flight.id for flight in engine.run_replans(_filed(t0))] == [commercial.id]
     assert engine.get(commercial.id).state is FlightState.APPROVED
+    assert_store_invariants(engine.store)
+
+
+def test_a_flight_whose_replan_fails_does_not_stop_later_decisions(
+        engine: Engine, t0: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A defect in re-planning one flight (anything but the store failing) leaves that flight
+    released and lets the engine go on deciding."""
+    _, released = _emergency_later(engine, t0)
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(replanning, "replan", broken)
+    assert engine.run_replans(_filed(t0)) == []
+    monkeypatch.undo()
+    later = engine.submit(_plan(t0, operator_id="op2"), _filed(t0))
+    assert later.state is FlightState.APPROVED
+    assert is_pending(engine.get(released.id))  # left as released; never re-queued here
     assert_store_invariants(engine.store)
