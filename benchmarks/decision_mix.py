@@ -29,11 +29,13 @@ from rich.progress import Progress
 
 from airspace import Airspace, load_dataset
 from routes import Planner
+from utm.bench.runner import percentile
 from utm.bench.scenario import ScenarioConfig, generate_day, with_extra_pads
 from utm.engine import Engine
 from utm.flights import Flight
 from utm.plans import Priority
 from utm.runtime import tune_garbage_collector
+from utm.states import FlightState
 from utm.storage import open_store
 
 
@@ -41,17 +43,12 @@ def kind_of(flight: Flight, priority: Priority) -> str:
     """The row a decision is counted in."""
     if priority is Priority.EMERGENCY:
         return "emergency"
-    if flight.decision.state.value == "rejected":
+    if flight.decision.state is FlightState.REJECTED:
         return "rejected"
     changes = " ".join(flight.decision.changes)
     kind = ("around other flights" if "route changed" in changes
             else "other altitude" if "cruise altitude" in changes else "as filed")
     return kind + (", later" if "departure moved" in changes else "")
-
-
-def percentile(ordered: list[float], share: float) -> float:
-    """Nearest-rank percentile of a sorted list."""
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def main() -> None:

@@ -46,6 +46,12 @@ class BenchConfig:
     """Replay only the day's first plans (in filing order), e.g. up to its morning peak."""
 
 
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile of ``values`` (any order); 0.0 for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
 @dataclass(slots=True)
 class Checkpoint:
     """Figures at one size of the approved traffic."""
@@ -57,8 +63,7 @@ class Checkpoint:
 
     def percentile(self, values: list[float], share: float) -> float:
         """Nearest-rank percentile (ms)."""
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+        return percentile(values, share)
 
 
 @dataclass(slots=True)
