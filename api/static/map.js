@@ -36,7 +36,8 @@ const app = {
 };
 window.__mapStats = app.stats;
 
-const renderer = L.canvas({ padding: 0.3 });
+// A thin line takes a click a few pixels either side of it (Leaflet's default is 0).
+const renderer = L.canvas({ padding: 0.3, tolerance: 4 });
 const map = L.map("map", { preferCanvas: true, renderer, zoomSnap: 0.5 })
   .setView([30.66, 104.2], 9);
 const layers = {
