@@ -7,6 +7,7 @@ pass prebuilt ``airspace``, ``planner`` and ``store`` objects, and a ``clock``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from api import problems
 from api.airspace_views import AirspaceViews
 from api.auth import PrincipalRegistry
 from api.deps import Clock, EngineDep, Services, system_clock
+from api.housekeeping import expire_periodically
 from api.interop import InteropService
 from api.interop_auth import TokenVerifier
 from api.limits import BodySizeLimit
@@ -193,7 +195,13 @@ def create_app(settings: Settings | None = None, *, airspace: Airspace | None = 
             engine.run_replans(services.now())
         except UtmError as error:
             log.warning("re-planning preempted flights at start-up failed: %s", error)
+        stop = asyncio.Event()
+        expiring = (None if settings.expiry_interval_s is None else asyncio.create_task(
+            expire_periodically(engine, services.now, settings.expiry_interval_s, stop)))
         yield
+        stop.set()
+        if expiring is not None:
+            await expiring
         shutdown(app)
 
     app = FastAPI(title="lowalt-utm", version=API_VERSION, description=DESCRIPTION,

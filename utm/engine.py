@@ -40,7 +40,7 @@ from routes import (
     route_to_volumes,
 )
 from routes.volumes import footprints_intersect
-from utm import policy, replanning
+from utm import expiry, policy, replanning
 from utm.approvals import ApprovalSigner, approval_payload, new_private_key_text
 from utm.constraints import Constraint
 from utm.errors import (
@@ -860,7 +860,9 @@ class Engine:
         return self._transition(flight_id, FlightState.CANCELLED, now, actor, "cancel")
 
     def activate(self, flight_id: str, now: datetime, actor: str) -> Flight:
-        """The flight takes off (approved only; not before its volumes begin)."""
+        """The flight takes off (approved only; not before its volumes begin, nor after they
+        end: the flight has then expired, ``utm.expiry``)."""
+        now = require_aware(now, "now")
         flight = self.get(flight_id)
         if flight.state is FlightState.APPROVED and flight.volumes and (
             now < flight.volumes[0].start_time
@@ -868,7 +870,41 @@ class Engine:
             raise InvalidTransitionError(
                 f"flight {flight_id} may not activate before "
                 f"{format_instant(flight.volumes[0].start_time)}")
+        self._refuse_if_expired(flight, now)
         return self._transition(flight_id, FlightState.ACTIVATED, now, actor, "activate")
+
+    # -- expiry -----------------------------------------------------------------------------
+
+    def expire(self, now: datetime) -> list[Flight]:
+        """Expire every flight whose time passed unused (``utm.expiry``), each in a
+        transaction of its own; returns them as they end up (rejected or cancelled)."""
+        now = require_aware(now, "now")
+        done = (self._expire(flight_id, now) for flight_id in expiry.due_ids(self.store, now))
+        return [flight for flight in done if flight is not None]
+
+    def _expire(self, flight_id: str, now: datetime) -> Flight | None:
+        def move(tx: Transaction, events: list[Event]) -> Flight | None:
+            flight = tx.get_flight(flight_id)
+            if flight is None or not expiry.is_due(flight, now):
+                return None  # reviewed, activated or cancelled meanwhile
+            updated = expiry.expired(flight, now)
+            check_transition(flight.state, updated.state)
+            tx.put_flight(updated)
+            tx.audit(now, "system", "expire", flight_id, {"from": flight.state.value,
+                                                          "to": updated.state.value,
+                                                          "note": updated.notes[-1]})
+            events.append(flight_event("state", updated, now))
+            return updated
+
+        return self._in_transaction((), move)
+
+    def _refuse_if_expired(self, flight: Flight, now: datetime) -> None:
+        """Store the expiry of ``flight`` if it is due, then refuse the action asked of it."""
+        if not expiry.is_due(flight, now):
+            return
+        expired = self._expire(flight.id, now) or self.get(flight.id)
+        raise InvalidTransitionError(
+            f"flight {flight.id} expired and is now {expired.state.value}: {expired.notes[-1]}")
 
     def end(self, flight_id: str, now: datetime, actor: str) -> Flight:
         """The flight has landed; its airspace is released."""
@@ -883,8 +919,12 @@ class Engine:
         ------
         ReviewNotFoundError
             If the flight has no pending review for ``jurisdiction``.
+        InvalidTransitionError
+            If its departure time has passed: the flight expired unreviewed (it is stored
+            rejected, ``utm.expiry``).
         """
         now = require_aware(now, "now")
+        self._refuse_if_expired(self.get(flight_id), now)
         with self._lock:
             events: list[Event] = []
             with self.store.transaction(()) as tx:

@@ -27,7 +27,8 @@ class FlightState(StrEnum):
     ENDED = "ended"
     """Landed; the flight is over."""
     CANCELLED = "cancelled"
-    """Withdrawn by its operator or a regulator; holds nothing."""
+    """Withdrawn by its operator or a regulator, or expired unused (``utm.expiry``); holds
+    nothing."""
     REPLAN_REQUIRED = "replan_required"
     """Lost its airspace (emergency preemption or a constraint) and could not be re-planned
     automatically: the operator must file again. Also, for the moments between an
@@ -69,7 +70,9 @@ TRANSITIONS: dict[FlightState, frozenset[FlightState]] = {
 """Allowed moves. approved -> approved and pending_review -> pending_review are automatic
 re-plans that keep the flight's id and approval id; so are the moves out of replan_required
 but cancelled: the re-plan of a flight an emergency released (``utm.replanning``; a flight
-that could not be re-planned is never decided again, its operator files a new plan)."""
+that could not be re-planned is never decided again, its operator files a new plan).
+pending_review -> rejected and approved -> cancelled are also how a plan expires when its time
+passes unused (``utm.expiry``)."""
 
 
 def check_transition(current: FlightState, target: FlightState) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -324,3 +325,29 @@ def test_a_restarted_node_replans_what_an_emergency_left_released(
     assert after["state"] == "approved"
     assert after["departure_time"] != format_instant(T0)
     assert "being re-planned" not in after["notes"][-1]
+
+
+def test_the_service_expires_what_was_not_used_in_time(
+        airspace_model: Airspace, planner: Planner, tmp_path: Path) -> None:
+    """Left alone, a running service rejects a review nobody finished by the departure and
+    cancels an approval that was never activated (``api.housekeeping``)."""
+    registry = PrincipalRegistry.from_documents(PRINCIPALS, list(airspace_model.jurisdictions))
+    clock = SteppedClock(NOW0)
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'utm.sqlite'}",
+                              expiry_interval_s=0.05),
+                     airspace=airspace_model, planner=planner, clock=clock,
+                     principals=registry)
+    with TestClient(app) as client:
+        pending = file(client, drone={"id": "heavy-1", "category": "medium"})
+        approved = file(client, origin={"vertiport": "CD-WCH"},
+                        destination={"vertiport": "CD-TFS"})
+        assert (pending["state"], approved["state"]) == ("pending_review", "approved")
+        clock.instant = T0 + timedelta(hours=3)
+        states: dict[str, str] = {}
+        deadline = time.monotonic() + 20
+        while states != {pending["id"]: "rejected", approved["id"]: "cancelled"}:
+            assert time.monotonic() < deadline, f"not expired: {states}"
+            time.sleep(0.05)
+            states = {flight["id"]: client.get(f"/v1/flight-plans/{flight['id']}",
+                                               headers=auth("admin")).json()["state"]
+                      for flight in (pending, approved)}

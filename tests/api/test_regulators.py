@@ -96,6 +96,26 @@ def test_rejection_by_the_city_rejects_the_plan(client: TestClient) -> None:
     assert response.json()["volumes"] == []
 
 
+def test_a_review_after_the_departure_is_refused_and_the_plan_expires(
+        client: TestClient, clock: SteppedClock) -> None:
+    flight = medium_plan(client, 90, origin={"vertiport": "CD-WCH"},
+                         destination={"vertiport": "CD-TFS"})
+    clock.instant = parse_instant(flight["departure_time"]) + timedelta(minutes=1)
+
+    response = client.post(f"/v1/reviews/{flight['id']}", headers=auth("regulator"),
+                           json={"decision": "approve", "note": "sorry, late"})
+
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "invalid_state_transition"
+    assert "expired and is now rejected" in response.json()["detail"]
+    after = client.get(f"/v1/flight-plans/{flight['id']}", headers=auth("operator")).json()
+    assert after["state"] == "rejected" and after["volumes"] == []
+    assert after["decision"]["reasons"][-1]["code"] == "review_expired"
+    listed = client.get("/v1/reviews", headers=auth("regulator")).json()["items"]
+    assert all(item["flight_plan_id"] != flight["id"] for item in listed)
+
+
 def test_a_city_cannot_review_another_citys_part(client: TestClient) -> None:
     # Chengdu reviews medium drones, Deyang does not: only Chengdu's review is pending.
     flight = medium_plan(client, 90, origin={"vertiport": "CD-QBJ"},

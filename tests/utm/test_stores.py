@@ -9,21 +9,19 @@ behave as ``utm.storage.postgres`` says.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from checks import assert_store_invariants, check_invariants
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from postgres_server import POSTGRES_URL, SKIP_POSTGRES
 from shapely.geometry import box
 
 from airspace import Airspace
@@ -38,47 +36,7 @@ from utm.storage import Store, open_store
 from utm.storage.keys import IndexSpec, Reach
 from utm.storage.volume_index import VolumeIndex
 
-POSTGRES_URL = os.environ.get("UTM_TEST_POSTGRES_URL")
-SKIP_POSTGRES = "set UTM_TEST_POSTGRES_URL to run the PostgreSQL tests"
-
-needs_postgres = [pytest.mark.postgres,
-                  pytest.mark.skipif(not POSTGRES_URL, reason=SKIP_POSTGRES)]
-
-
-# -- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    if not POSTGRES_URL:
-        pytest.skip(SKIP_POSTGRES)
-    import psycopg
-
-    schema = f"utm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema},public"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=needs_postgres)])
-def store_url(request: pytest.FixtureRequest) -> str:
-    """The URL of an empty store of each kind: ``sqlite:///:memory:``, a PostgreSQL schema."""
-    if request.param == "sqlite":
-        return "sqlite:///:memory:"
-    return str(request.getfixturevalue("pg_schema_url"))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=needs_postgres)])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty database that several stores (nodes) can open: a SQLite file, a
-    PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'utm.sqlite'}"
-    return str(request.getfixturevalue("pg_schema_url"))
+# -- fixtures (pg_schema_url, store_url and shared_url: conftest.py) ----------------------
 
 
 @pytest.fixture

@@ -1,0 +1,156 @@
+"""Plans whose time passed unused expire (``utm.expiry``): a review not finished by the
+departure rejects the plan, an approval not activated before its volumes end ends it; both
+release what they held, late reviews and activations are refused, and nothing else moves."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from checks import assert_store_invariants
+
+from airspace import Airspace
+from routes import Endpoint, Planner
+from utm import expiry
+from utm.engine import Engine
+from utm.errors import InvalidTransitionError
+from utm.events import Event
+from utm.flights import Flight, ReviewStatus
+from utm.plans import FlightPlan, make_drone
+from utm.states import FlightState
+from utm.storage import open_store
+
+TFS, WCH = Endpoint("CD-TFS"), Endpoint("CD-WCH")
+
+
+@pytest.fixture()
+def engine(airspace_model: Airspace, planner: Planner) -> Engine:
+    return Engine(airspace_model, open_store("sqlite:///:memory:", airspace_model.layers),
+                  planner=planner)
+
+
+def _file(engine: Engine, t0: datetime, category: str = "light",
+          window: timedelta = timedelta(0)) -> Flight:
+    plan = FlightPlan("op1", make_drone(f"d-{category}", category), TFS, WCH, t0, t0 + window)
+    return engine.submit(plan, t0 - timedelta(hours=1))
+
+
+def _last_end(flight: Flight) -> datetime:
+    return max(volume.end_time for volume in flight.volumes)
+
+
+def test_a_review_not_finished_by_the_departure_rejects_the_plan(engine: Engine,
+                                                                  t0: datetime) -> None:
+    pending = _file(engine, t0, "medium")
+    assert pending.state is FlightState.PENDING_REVIEW and pending.departure_time == t0
+    events: list[Event] = []
+    engine.listeners.append(events.append)
+
+    assert engine.expire(t0 - timedelta(seconds=1)) == []  # a second before: still waiting
+    [expired] = engine.expire(t0)
+
+    assert expired.id == pending.id and expired.state is FlightState.REJECTED
+    assert expired.volumes == () and expired.pad_slots == ()
+    reason = expired.decision.reasons[-1]
+    assert reason.code == expiry.REVIEW_EXPIRED and reason.jurisdiction == "chengdu"
+    assert "not reviewed by chengdu before its departure time" in reason.message
+    assert expired.decision.state is FlightState.REJECTED
+    assert engine.get(pending.id) == expired
+    assert [(e.kind, e.flight_id, e.data["state"]) for e in events] == [
+        ("state", pending.id, "rejected")]
+    audit = engine.store.list_audit(flight_id=pending.id)[-1]
+    assert (audit["actor"], audit["action"], audit["detail"]["to"]) == (
+        "system", "expire", "rejected")
+    assert engine.expire(t0 + timedelta(hours=1)) == []  # once only
+    assert_store_invariants(engine.store)
+
+
+def test_a_late_review_is_refused_and_the_plan_expires(engine: Engine, t0: datetime) -> None:
+    pending = _file(engine, t0, "medium")
+    with pytest.raises(InvalidTransitionError, match="expired and is now rejected"):
+        engine.review(pending.id, "chengdu", True, "looks fine", t0 + timedelta(minutes=1),
+                      "chengdu-reg")
+    late = engine.get(pending.id)
+    assert late.state is FlightState.REJECTED
+    assert late.reviews["chengdu"] is ReviewStatus.PENDING  # nobody decided
+
+
+def test_a_review_in_time_still_approves(engine: Engine, t0: datetime) -> None:
+    pending = _file(engine, t0, "medium")
+    approved = engine.review(pending.id, "chengdu", True, "", t0 - timedelta(seconds=1), "reg")
+    assert approved.state is FlightState.APPROVED
+    assert engine.expire(t0) == []  # approved: expires only when its volumes end
+
+
+def test_an_approval_not_used_by_the_end_of_its_volumes_is_cancelled(engine: Engine,
+                                                              t0: datetime) -> None:
+    approved = _file(engine, t0)
+    flying = _file(engine, t0 + timedelta(minutes=20))
+    assert approved.state is flying.state is FlightState.APPROVED
+    engine.activate(flying.id, flying.volumes[0].start_time, "op1")
+    end = _last_end(approved)
+
+    assert engine.expire(end - timedelta(seconds=1)) == []
+    [expired] = engine.expire(max(end, _last_end(flying)) + timedelta(minutes=5))
+
+    assert expired.id == approved.id and expired.state is FlightState.CANCELLED
+    assert expired.volumes == () and expired.pad_slots == ()
+    assert expired.approval_id == approved.approval_id  # the record of what was approved stays
+    assert expired.notes[-1].startswith("expired: not activated before its volumes ended")
+    assert engine.get(flying.id).state is FlightState.ACTIVATED  # flying: never expired
+    with pytest.raises(InvalidTransitionError):
+        engine.activate(approved.id, end, "op1")
+
+
+def test_activating_after_the_volumes_ended_is_refused(engine: Engine, t0: datetime) -> None:
+    approved = _file(engine, t0)
+    with pytest.raises(InvalidTransitionError, match="expired and is now cancelled"):
+        engine.activate(approved.id, _last_end(approved), "op1")
+    assert engine.get(approved.id).state is FlightState.CANCELLED
+
+
+def test_an_expired_review_holds_nothing(engine: Engine, t0: datetime) -> None:
+    pending = _file(engine, t0, "medium")
+    start = pending.volumes[0].start_time
+
+    def holders() -> set[str]:
+        with engine.store.transaction(()) as tx:
+            return {held.flight_id
+                    for held in tx.held_between(start, start + timedelta(hours=1))}
+
+    assert pending.id in holders()
+    engine.expire(t0)
+    assert pending.id not in holders()
+    assert_store_invariants(engine.store)
+
+
+def test_flights_in_other_states_never_expire(engine: Engine, t0: datetime) -> None:
+    cancelled = _file(engine, t0)
+    engine.cancel(cancelled.id, t0 - timedelta(minutes=30), "op1")
+    rejected = engine.submit(FlightPlan("op1", make_drone("d1", "light"), TFS, WCH,
+                                        t0 + timedelta(seconds=60), t0 + timedelta(seconds=60)),
+                             t0)  # too late to file: rejected
+    assert rejected.state is FlightState.REJECTED
+    assert engine.expire(t0 + timedelta(days=1)) == []
+    assert engine.get(cancelled.id).state is FlightState.CANCELLED
+
+
+def test_two_nodes_expire_a_flight_once(shared_url: str, airspace_model: Airspace,
+                                        planner: Planner, t0: datetime) -> None:
+    """Two engines on one database (SQLite file, PostgreSQL) both sweep: one expiry."""
+    stores = [open_store(shared_url, airspace_model.layers) for _ in range(2)]
+    try:
+        first, second = (Engine(airspace_model, store, planner=planner) for store in stores)
+        pending = _file(first, t0, "medium")
+        approved = _file(first, t0 + timedelta(minutes=30))
+        later = t0 + timedelta(hours=2)
+        expired = first.expire(later) + second.expire(later)
+        assert sorted(flight.id for flight in expired) == sorted([pending.id, approved.id])
+        assert second.get(pending.id).state is FlightState.REJECTED
+        assert first.get(approved.id).state is FlightState.CANCELLED
+        actions = [entry["action"] for flight_id in (pending.id, approved.id)
+                   for entry in stores[1].list_audit(flight_id=flight_id)]
+        assert actions.count("expire") == 2
+    finally:
+        for store in stores:
+            store.close()
