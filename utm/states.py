@@ -71,8 +71,8 @@ TRANSITIONS: dict[FlightState, frozenset[FlightState]] = {
 re-plans that keep the flight's id and approval id; so are the moves out of replan_required
 but cancelled: the re-plan of a flight an emergency released (``utm.replanning``; a flight
 that could not be re-planned is never decided again, its operator files a new plan).
-pending_review -> rejected and approved -> cancelled are also how a plan expires when its time
-passes unused (``utm.expiry``)."""
+pending_review -> rejected, approved -> cancelled and replan_required -> cancelled are also how
+a plan expires when its time passes unused (``utm.expiry``)."""
 
 
 def check_transition(current: FlightState, target: FlightState) -> None:

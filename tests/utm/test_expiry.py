@@ -16,7 +16,8 @@ from utm.engine import Engine
 from utm.errors import InvalidTransitionError
 from utm.events import Event
 from utm.flights import Flight, ReviewStatus
-from utm.plans import FlightPlan, make_drone
+from utm.plans import FlightPlan, Priority, make_drone
+from utm.replanning import is_pending
 from utm.states import FlightState
 from utm.storage import open_store
 
@@ -154,3 +155,33 @@ def test_two_nodes_expire_a_flight_once(shared_url: str, airspace_model: Airspac
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_flight_to_file_again_is_cancelled_after_its_latest_departure(
+        engine: Engine, t0: datetime) -> None:
+    """An emergency takes the airspace of a flight that cannot move (a window of one
+    instant, and every layer taken by emergencies): it must be filed again, and once its
+    latest departure has passed it is cancelled."""
+    commercial = _file(engine, t0)
+    for number, altitude in enumerate((None, *engine.config.cruise_options_agl_m)):
+        emergency = FlightPlan(f"ambulance-{number}", make_drone(f"e{number}", "light"), TFS,
+                               WCH, t0, t0, Priority.EMERGENCY, cruise_agl_m=altitude)
+        engine.submit(emergency, t0 - timedelta(hours=1))
+    lost = engine.get(commercial.id)
+    assert lost.state is FlightState.REPLAN_REQUIRED and not is_pending(lost), lost.notes
+
+    assert engine.expire(t0 - timedelta(seconds=1)) == []
+    [expired] = engine.expire(t0)
+    assert expired.id == lost.id and expired.state is FlightState.CANCELLED
+    assert expired.notes[-1].startswith("expired: not filed again by its latest departure")
+
+
+def test_a_flight_waiting_for_its_replan_is_left_to_it(engine: Engine, t0: datetime) -> None:
+    commercial = _file(engine, t0)
+    engine.submit(FlightPlan("ambulance", make_drone("e1", "light"), TFS, WCH, t0, t0,
+                             Priority.EMERGENCY), t0 - timedelta(hours=1), replan_later=True)
+    waiting = engine.get(commercial.id)
+    assert is_pending(waiting) and expiry.expires_at(waiting) is None
+    expired = engine.expire(t0 + timedelta(hours=2))  # the emergency's approval expires
+    assert commercial.id not in {flight.id for flight in expired}
+    assert engine.get(commercial.id) == waiting
