@@ -261,7 +261,8 @@ def test_cross_city_flight_is_approved_when_the_strictest_city_approves(
 ) -> None:
     flight = _cross_city(engine, t0)
     with pytest.raises(ReviewNotFoundError):
-        engine.review(flight.id, "chengdu", True, "not ours to review", t0, "chengdu-reg")
+        engine.review(flight.id, "chengdu", True, "not ours to review", t0 - timedelta(minutes=30),
+                      "chengdu-reg")
     approved = engine.review(flight.id, "ziyang", True, "ok", t0 - timedelta(minutes=30),
                              "ziyang-reg")
     assert approved.state is FlightState.APPROVED
