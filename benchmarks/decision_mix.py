@@ -11,12 +11,17 @@ minutes to build the first time):
 
     python benchmarks/decision_mix.py --extra-pads 600 --peak-share 0.3 \\
         --start 30000 --count 1800 --warm 300 --snapshot var/day-600pads-30000.sqlite
+
+``--profile FILE`` also profiles the counted decisions (cProfile; slower, so its latencies are
+not comparable with a run without it).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import inspect
+import pstats
 import shutil
 import sqlite3
 import statistics
@@ -24,6 +29,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from rich.progress import Progress
 
@@ -63,6 +69,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1_800, help="plans in the slice")
     parser.add_argument("--warm", type=int, default=300,
                         help="first plans of the slice decided but not counted (caches)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write cProfile statistics of the slice's decisions to this file "
+                             "and print the 25 functions with the most time of their own")
     parser.add_argument("--snapshot", type=Path, default=None,
                         help="SQLite file of the store after --start plans: reused if it "
                              "exists, else written")
@@ -100,9 +109,12 @@ def main() -> None:
         replanned = 0
         task = progress.add_task("deciding the slice", total=args.count)
         # Engines before emergencies were answered first re-plan inside ``submit``.
-        later = ({"replan_later": True}
+        later: dict[str, Any] = ({"replan_later": True}
                  if "replan_later" in inspect.signature(engine.submit).parameters else {})
+        profiler = cProfile.Profile() if args.profile is not None else None
         for number, demand in enumerate(demands[args.start:args.start + args.count]):
+            if profiler is not None and number == args.warm:
+                profiler.enable()
             tick = time.perf_counter()
             flight = engine.submit(demand.plan, demand.filed_time, **later)
             elapsed_ms = (time.perf_counter() - tick) * 1000.0
@@ -114,6 +126,10 @@ def main() -> None:
                     replanned += len(released)
                     replans_ms.append((time.perf_counter() - tick) * 1000.0)
             progress.update(task, completed=number + 1)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     everything = sorted(ms for values in latencies.values() for ms in values)
     total_ms = sum(everything)
     print(f"{len(everything)} decisions from plan {args.start + args.warm:,}: "

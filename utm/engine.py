@@ -870,7 +870,8 @@ class Engine:
             raise InvalidTransitionError(
                 f"flight {flight_id} may not activate before "
                 f"{format_instant(flight.volumes[0].start_time)}")
-        self._refuse_if_expired(flight, now)
+        if flight.state is FlightState.APPROVED:
+            self._refuse_if_expired(flight, now)
         return self._transition(flight_id, FlightState.ACTIVATED, now, actor, "activate")
 
     # -- expiry -----------------------------------------------------------------------------
@@ -899,7 +900,8 @@ class Engine:
         return self._in_transaction((), move)
 
     def _refuse_if_expired(self, flight: Flight, now: datetime) -> None:
-        """Store the expiry of ``flight`` if it is due, then refuse the action asked of it."""
+        """Store the expiry of ``flight`` if it is due, then refuse the action asked of it
+        (one its state would allow: any other is refused as it always was)."""
         if not expiry.is_due(flight, now):
             return
         expired = self._expire(flight.id, now) or self.get(flight.id)
@@ -924,7 +926,9 @@ class Engine:
             rejected, ``utm.expiry``).
         """
         now = require_aware(now, "now")
-        self._refuse_if_expired(self.get(flight_id), now)
+        pending = self.get(flight_id)
+        if pending.state is FlightState.PENDING_REVIEW:
+            self._refuse_if_expired(pending, now)
         with self._lock:
             events: list[Event] = []
             with self.store.transaction(()) as tx:
