@@ -1,30 +1,13 @@
 """Stores for the ``utm`` tests: each kind empty (``store_url``), or a database several stores
-(nodes) can open (``shared_url``); the PostgreSQL ones in a fresh schema (``pg_schema_url``)."""
+(nodes) can open (``shared_url``); the PostgreSQL ones in a fresh schema (``pg_schema_url``,
+``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postgres_server import POSTGRES_URL, SKIP_POSTGRES, needs_postgres
-
-
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    if not POSTGRES_URL:
-        pytest.skip(SKIP_POSTGRES)
-    import psycopg
-
-    schema = f"utm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema},public"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
+from postgres_server import needs_postgres
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=needs_postgres)])
