@@ -4,10 +4,13 @@ release what they held, late reviews and activations are refused, and nothing el
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime, timedelta
 
 import pytest
 from checks import assert_store_invariants
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from airspace import Airspace
 from routes import Endpoint, Planner
@@ -185,3 +188,65 @@ def test_a_flight_waiting_for_its_replan_is_left_to_it(engine: Engine, t0: datet
     expired = engine.expire(t0 + timedelta(hours=2))  # the emergency's approval expires
     assert commercial.id not in {flight.id for flight in expired}
     assert engine.get(commercial.id) == waiting
+
+
+# -- property: a day with a moving clock ---------------------------------------------------------
+
+PAIRS = [("CD-TFS", "CD-WCH"), ("CD-WCH", "CD-TFS"), ("CD-TFS", "CD-SCU"), ("CD-SCU", "CD-WCH")]
+
+day_steps = st.lists(st.tuples(
+    st.sampled_from(PAIRS),
+    st.integers(min_value=5 * 60, max_value=45 * 60),  # earliest departure, s after now
+    st.sampled_from([0, 300, 900]),  # departure window, s
+    st.sampled_from(["light", "light", "medium"]),  # medium: Chengdu reviews it
+    st.sampled_from([Priority.COMMERCIAL] * 5 + [Priority.EMERGENCY]),
+    st.sampled_from(["nothing", "review", "activate", "expire"]),  # then, to an earlier flight
+    st.integers(min_value=30, max_value=15 * 60),  # then the clock moves on, s
+), min_size=15, max_size=35)
+
+
+@settings(max_examples=15, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(steps=day_steps)
+def test_expiry_takes_only_what_is_due_and_leaves_nothing_due(
+        steps: list[tuple[tuple[str, str], int, int, str, Priority, str, int]],
+        airspace_model: Airspace, planner: Planner, t0: datetime) -> None:
+    """Plans filed as the clock moves, some reviewed or activated in time, sweeps in between:
+    every flight a sweep expires was due (by the state it had before), after each sweep no
+    flight is left due, and the airspace stays deconflicted."""
+    engine = Engine(airspace_model, open_store("sqlite:///:memory:", airspace_model.layers),
+                    planner=planner)
+    now = t0
+    filed: list[str] = []
+    expired: list[FlightState] = []
+
+    def sweep() -> None:
+        before = {flight.id: flight for flight in engine.store.list_flights(limit=10_000)}
+        for flight in engine.expire(now):
+            deadline = expiry.expires_at(before[flight.id])
+            assert deadline is not None and deadline <= now, flight.id
+            expired.append(before[flight.id].state)
+        for flight in engine.store.list_flights(limit=10_000):
+            assert not expiry.is_due(flight, now), (flight.id, flight.state)
+
+    for number, (pair, ahead_s, window_s, category, priority, then, wait_s) in enumerate(steps):
+        earliest = now + timedelta(seconds=ahead_s)
+        plan = FlightPlan(f"op{number % 3}", make_drone(f"d{number}", category),
+                          Endpoint(pair[0]), Endpoint(pair[1]), earliest,
+                          earliest + timedelta(seconds=window_s), priority)
+        filed.append(engine.submit(plan, now).id)
+        other = engine.get(filed[number * 5 % len(filed)])
+        if then == "review" and other.state is FlightState.PENDING_REVIEW:
+            with suppress(InvalidTransitionError):  # too late: it expires instead
+                engine.review(other.id, "chengdu", True, "", now, "chengdu-reg")
+        elif then == "activate" and other.state is FlightState.APPROVED and (
+                other.volumes[0].start_time <= now):
+            with suppress(InvalidTransitionError):
+                engine.activate(other.id, now, "op")
+        elif then == "expire":
+            sweep()
+        now += timedelta(seconds=wait_s)
+    sweep()
+    assert_store_invariants(engine.store)
+    for state in sorted(set(expired)):
+        event(f"expired from {state.value}")
