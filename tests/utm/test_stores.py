@@ -10,11 +10,13 @@ behave as ``utm.storage.postgres`` says.
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -555,6 +557,71 @@ def test_two_nodes_never_approve_conflicting_flights(
     finally:
         for opened in stores:
             opened.close()
+
+
+# -- SQLite only -------------------------------------------------------------------------------
+
+
+def _held_ids(store: Store, flight: Flight) -> set[str]:
+    with store.transaction(()) as tx:
+        return {held.flight_id for held in tx.candidates(reach_of(store, flight))}
+
+
+def test_sqlite_reads_only_what_another_process_changed(tmp_path: Path, t0: datetime,
+                                                        airspace_model: Airspace) -> None:
+    """Two stores on one file (as two processes would be): what one writes, the other's
+    index follows by reading the changed flights only (the same index, not a new one)."""
+    url = f"sqlite:///{tmp_path / 'utm.sqlite'}"
+    first, second = (open_store(url, airspace_model.layers) for _ in range(2))
+    try:
+        kept, cancelled = make_flight("fp-kept", t0), make_flight("fp-gone", t0, pad=1)
+        put(first, kept, cancelled)
+        assert _held_ids(second, kept) == {"fp-kept", "fp-gone"}
+        index = second.index  # type: ignore[attr-defined]
+        added = make_flight("fp-new", t0, offset_s=30.0, pad=2)
+        put(first, added, cancelled.evolve(state=FlightState.CANCELLED, volumes=(),
+                                           pad_slots=()))
+        assert _held_ids(second, kept) == {"fp-kept", "fp-new"}
+        assert second.index is index  # type: ignore[attr-defined]
+        put(second, kept.evolve(state=FlightState.ACTIVATED))  # and the other way round
+        with first.transaction(()) as tx:
+            states = {held.flight_id: held.state for held in tx.candidates(reach_of(first,
+                                                                                    kept))}
+        assert states == {"fp-kept": FlightState.ACTIVATED, "fp-new": FlightState.APPROVED}
+    finally:
+        first.close()
+        second.close()
+
+
+def test_sqlite_database_from_before_the_change_sequence(tmp_path: Path, t0: datetime,
+                                                         airspace_model: Airspace) -> None:
+    """A file written before flights had a change number gets the column when it is opened,
+    keeps its flights, and another store's changes are followed from then on."""
+    path = tmp_path / "old.sqlite"
+    url = f"sqlite:///{path}"
+    written = open_store(url, airspace_model.layers)
+    old = make_flight("fp-old", t0)
+    put(written, old)
+    written.close()
+    with sqlite3.connect(path) as connection:  # as the file was before
+        connection.execute("DROP INDEX flights_seq")
+        connection.execute("ALTER TABLE flights DROP COLUMN seq")
+    assert "seq" not in _columns(path)
+    first, second = (open_store(url, airspace_model.layers) for _ in range(2))
+    try:
+        assert "seq" in _columns(path)
+        assert _held_ids(second, old) == {"fp-old"}
+        put(first, make_flight("fp-new", t0, offset_s=30.0, pad=1),
+            old.evolve(state=FlightState.CANCELLED, volumes=(), pad_slots=()))
+        assert _held_ids(second, old) == {"fp-new"}
+    finally:
+        first.close()
+        second.close()
+
+
+def _columns(path: Path) -> set[str]:
+    with sqlite3.connect(path) as connection:
+        return {row[1] for row in connection.execute("PRAGMA table_info(flights)")}
 
 
 # -- PostgreSQL only ---------------------------------------------------------------------------

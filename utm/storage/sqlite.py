@@ -3,7 +3,11 @@
 One writing connection guarded by a lock: SQLite serialises writers anyway, and ``BEGIN
 IMMEDIATE`` takes the write lock before a decision reads its candidates, so no other writer
 (thread or process) can slip in between the check and the insert. Another process writing the
-same file is noticed through ``PRAGMA data_version`` and the index is reloaded.
+same file (a second server started on it while the first still runs) is noticed through
+``PRAGMA data_version``, and only the flights it changed are read again: every write stamps its
+flight with the next number of a change sequence (column ``seq``, indexed), and the store keeps
+the last number it has seen. A database from before the sequence gets the column when a
+writable store opens it; a read-only one is read again whole when another process writes.
 
 Reads outside a transaction (the API's GETs) use reading connections of their own, one per
 concurrent reader, kept for reuse: in WAL mode they see the last committed state and neither
@@ -59,7 +63,8 @@ CREATE TABLE IF NOT EXISTS flights (
     jurisdictions TEXT NOT NULL,
     departure_time TEXT,
     arrival_time TEXT,
-    doc BLOB NOT NULL
+    doc BLOB NOT NULL,
+    seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS flights_operator ON flights (operator_id, id);
 CREATE INDEX IF NOT EXISTS flights_approval ON flights (approval_id);
@@ -83,6 +88,18 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_flight ON audit (flight_id, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+CHANGE_SEQUENCE = """
+CREATE INDEX IF NOT EXISTS flights_seq ON flights (seq);
+"""
+"""The index of the change sequence; made after a database from before it got the column."""
+
+PUT_FLIGHT = (
+    "INSERT OR REPLACE INTO flights (id, operator_id, state, approval_id, jurisdictions,"
+    " departure_time, arrival_time, doc{seq}) VALUES (?, ?, ?, ?, ?, ?, ?, ?{next_seq})")
+"""A flight written, with (``seq``) or without the change sequence."""
+
+_HOLDING = tuple(sorted(state.value for state in HOLDS_AIRSPACE))
 
 log = logging.getLogger("utm.storage")
 
@@ -200,8 +217,7 @@ class _SqliteTransaction:
 
     def put_flight(self, flight: Flight) -> None:
         self.connection.execute(
-            "INSERT OR REPLACE INTO flights (id, operator_id, state, approval_id, jurisdictions,"
-            " departure_time, arrival_time, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            self.store._put_flight_sql,
             (
                 flight.id, flight.operator_id, flight.state.value, flight.approval_id,
                 _jurisdictions_column(flight.jurisdictions),
@@ -255,8 +271,15 @@ class SqliteStore:
                 raise ValueError("UTM_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
             self.connection.execute(f"PRAGMA synchronous={synchronous}")
             self.connection.executescript(SCHEMA)
+            self._sequenced = self._add_change_sequence()
+            self._put_flight_sql = PUT_FLIGHT.format(
+                seq=", seq" if self._sequenced else "",
+                next_seq=", (SELECT COALESCE(MAX(seq), 0) + 1 FROM flights)"
+                if self._sequenced else "")
             self.index = VolumeIndex(layers, spec)
             self._data_version = -1
+            self._seen_seq: int | None = None
+            """The last change this store's index holds; None: not loaded yet."""
             self._reload_if_changed()
             self.read_only = self._is_read_only()
         except sqlite3.Error as error:
@@ -281,12 +304,48 @@ class SqliteStore:
 
     # -- index -------------------------------------------------------------------------
 
+    def _add_change_sequence(self) -> bool:
+        """Give a database from before the change sequence its column and index; False if
+        it has none and cannot get them (read-only)."""
+        columns = {row[1] for row in self.connection.execute("PRAGMA table_info(flights)")}
+        try:
+            if "seq" not in columns:
+                self.connection.execute(
+                    "ALTER TABLE flights ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+            self.connection.executescript(CHANGE_SEQUENCE)
+        except sqlite3.Error as error:
+            if not str(getattr(error, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
+                raise
+            return "seq" in columns
+        return True
+
+    def _last_seq(self) -> int:
+        return int(self.connection.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM flights").fetchone()[0])
+
     def _reload_if_changed(self) -> None:
+        """Bring the index up to what other connections committed: the flights changed since
+        the last change seen, or everything on first use (or without the sequence)."""
         version = self.connection.execute("PRAGMA data_version").fetchone()[0]
         if version == self._data_version:
             return
         self._data_version = version
-        self.index = self._load_index()
+        if self._seen_seq is None or not self._sequenced:
+            # The sequence is read first: a change committed in between is read twice (the
+            # same flight put again), never missed.
+            self._seen_seq = self._last_seq() if self._sequenced else 0
+            self.index = self._load_index()
+            return
+        rows = self.connection.execute(
+            "SELECT seq, id, state, CASE WHEN state IN (" + ",".join("?" * len(_HOLDING))
+            + ") THEN doc END FROM flights WHERE seq > ? ORDER BY seq",
+            (*_HOLDING, self._seen_seq))
+        for seq, flight_id, state, doc in rows:
+            if state in _HOLDING:
+                self.index.put(Flight.from_doc(orjson.loads(doc)))
+            else:  # released: nothing to parse
+                self.index.remove(flight_id)
+            self._seen_seq = seq
 
     def _load_index(self) -> VolumeIndex:
         """A new index of every flight the database holds airspace for."""
@@ -320,6 +379,9 @@ class SqliteStore:
                 self._reload_if_changed()
                 transaction = _SqliteTransaction(self)
                 yield transaction
+                # Read under the write lock: the changes up to it are this index's own.
+                seen_seq = (self._last_seq() if transaction.pending and self._sequenced
+                            else self._seen_seq)
                 self.connection.execute("COMMIT")
             except sqlite3.Error as error:
                 # SQLite may have rolled back already (SQLITE_FULL does); a second ROLLBACK
@@ -333,6 +395,7 @@ class SqliteStore:
                 self._writer = outer_writer
             for flight in transaction.pending:
                 self.index.put(flight)
+            self._seen_seq = seen_seq
 
     def _rollback(self) -> None:
         with suppress(sqlite3.Error):
