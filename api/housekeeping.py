@@ -1,10 +1,11 @@
 """Work the service does on its own, beside the requests: expiring plans whose time passed.
 
 ``expire_periodically`` runs for the life of the app (started by its lifespan, ``api.app``):
-every ``interval_s`` it asks the engine to expire the pending reviews whose departure passed and
-the approvals whose volumes ended unused (``utm.expiry``), in a worker thread so that requests
-are not held up. Each node of a multi-node deployment may run it: an expiry is one transaction
-that checks the flight again, so two nodes never expire one flight twice.
+every ``interval_s`` it asks the engine to expire the plans whose time passed unused (pending
+reviews at their departure, approvals whose volumes ended, flights to file again after their
+latest departure: ``utm.expiry``), in a worker thread so that requests are not held up. Each
+node of a multi-node deployment may run it: an expiry is one transaction that checks the flight
+again, so two nodes never expire one flight twice.
 """
 
 from __future__ import annotations

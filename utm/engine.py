@@ -833,23 +833,38 @@ class Engine:
         return flight
 
     def _transition(self, flight_id: str, target: FlightState, now: datetime, actor: str,
-                    action: str, note: str | None = None) -> Flight:
+                    action: str) -> Flight:
         now = require_aware(now, "now")
 
-        def move(tx: Transaction, events: list[Event]) -> Flight:
-            flight = tx.get_flight(flight_id)
-            if flight is None:
-                raise FlightNotFoundError(f"no flight plan {flight_id!r}")
-            check_transition(flight.state, target)
+        def change(flight: Flight) -> Flight:
             changes: dict[str, Any] = {"state": target, "updated_time": now}
             if target not in HOLDS_AIRSPACE:  # released: no volumes, no pad slots
                 changes.update(volumes=(), pad_slots=())
-            if note:
-                changes["notes"] = (*flight.notes, note)
-            updated = flight.evolve(**changes)
+            return flight.evolve(**changes)
+
+        moved = self._move(flight_id, now, actor, action, change)
+        assert moved is not None
+        return moved
+
+    def _move(self, flight_id: str, now: datetime, actor: str, action: str,
+              change: Callable[[Flight], Flight | None]) -> Flight | None:
+        """Change one flight's state in a transaction of its own: ``change`` gives the flight
+        as it becomes (an allowed transition, else ``InvalidTransitionError``) or None to
+        leave it; the change is stored, audited and announced (event ``state``)."""
+
+        def move(tx: Transaction, events: list[Event]) -> Flight | None:
+            flight = tx.get_flight(flight_id)
+            if flight is None:
+                raise FlightNotFoundError(f"no flight plan {flight_id!r}")
+            updated = change(flight)
+            if updated is None:
+                return None
+            check_transition(flight.state, updated.state)
             tx.put_flight(updated)
-            tx.audit(now, actor, action, flight_id, {"from": flight.state.value,
-                                                     "to": target.value})
+            detail = {"from": flight.state.value, "to": updated.state.value}
+            if updated.notes != flight.notes:
+                detail["note"] = updated.notes[-1]
+            tx.audit(now, actor, action, flight_id, detail)
             events.append(flight_event("state", updated, now))
             return updated
 
@@ -884,20 +899,10 @@ class Engine:
         return [flight for flight in done if flight is not None]
 
     def _expire(self, flight_id: str, now: datetime) -> Flight | None:
-        def move(tx: Transaction, events: list[Event]) -> Flight | None:
-            flight = tx.get_flight(flight_id)
-            if flight is None or not expiry.is_due(flight, now):
-                return None  # reviewed, activated or cancelled meanwhile
-            updated = expiry.expired(flight, now)
-            check_transition(flight.state, updated.state)
-            tx.put_flight(updated)
-            tx.audit(now, "system", "expire", flight_id, {"from": flight.state.value,
-                                                          "to": updated.state.value,
-                                                          "note": updated.notes[-1]})
-            events.append(flight_event("state", updated, now))
-            return updated
-
-        return self._in_transaction((), move)
+        """Expire one flight if it is due (None if it was reviewed, activated or cancelled
+        meanwhile)."""
+        return self._move(flight_id, now, "system", "expire", lambda flight: (
+            expiry.expired(flight, now) if expiry.is_due(flight, now) else None))
 
     def _refuse_if_expired(self, flight: Flight, now: datetime) -> None:
         """Store the expiry of ``flight`` if it is due, then refuse the action asked of it
