@@ -23,7 +23,7 @@ from api import problems
 from api.airspace_views import AirspaceViews
 from api.auth import PrincipalRegistry
 from api.deps import Clock, EngineDep, Services, system_clock
-from api.housekeeping import expire_periodically
+from api.housekeeping import keep_house_periodically
 from api.interop import InteropService
 from api.interop_auth import TokenVerifier
 from api.limits import BodySizeLimit
@@ -196,12 +196,13 @@ def create_app(settings: Settings | None = None, *, airspace: Airspace | None = 
         except UtmError as error:
             log.warning("re-planning preempted flights at start-up failed: %s", error)
         stop = asyncio.Event()
-        expiring = (None if settings.expiry_interval_s is None else asyncio.create_task(
-            expire_periodically(engine, services.now, settings.expiry_interval_s, stop)))
+        interval_s = settings.housekeeping_interval_s
+        housekeeping = (None if interval_s is None else asyncio.create_task(
+            keep_house_periodically(engine, services.now, interval_s, stop)))
         yield
         stop.set()
-        if expiring is not None:
-            await expiring
+        if housekeeping is not None:
+            await housekeeping
         shutdown(app)
 
     app = FastAPI(title="lowalt-utm", version=API_VERSION, description=DESCRIPTION,

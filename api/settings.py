@@ -14,8 +14,9 @@
   separated; default ``localhost``;
 - ``UTM_RATE_LIMIT``: ``"requests per second, burst"`` per caller (``"20,40"``), 429 above
   it (see ``api.rate_limits``); default ``off``;
-- ``UTM_EXPIRY_INTERVAL_S``: seconds between two rounds of expiring plans whose time passed
-  unused (see ``api.housekeeping``); default 60; ``off`` for none.
+- ``UTM_HOUSEKEEPING_INTERVAL_S``: seconds between two rounds of housekeeping (expiring plans
+  whose time passed unused, flagging overdue active flights: ``api.housekeeping``); default 60;
+  ``off`` for none.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from api.rate_limits import RateLimit
 
 DEFAULT_DATABASE_URL = "sqlite:///var/utm.sqlite"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_EXPIRY_INTERVAL_S = 60.0
+DEFAULT_HOUSEKEEPING_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +49,8 @@ class Settings:
     interuss_audiences: tuple[str, ...] = ("localhost",)
     rate_limit: RateLimit | None = None
     """None: no rate limit (the default)."""
-    expiry_interval_s: float | None = DEFAULT_EXPIRY_INTERVAL_S
-    """Seconds between rounds of expiry (``api.housekeeping``); None: no expiry."""
+    housekeeping_interval_s: float | None = DEFAULT_HOUSEKEEPING_INTERVAL_S
+    """Seconds between rounds of housekeeping (``api.housekeeping``); None: none."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,8 +60,8 @@ class Settings:
         ------
         ValueError
             If ``UTM_MAX_BODY_BYTES`` is not a positive integer, ``UTM_RATE_LIMIT`` is
-            not ``"requests per second, burst"`` or ``off``, or ``UTM_EXPIRY_INTERVAL_S`` is
-            not a positive number or ``off``.
+            not ``"requests per second, burst"`` or ``off``, or
+            ``UTM_HOUSEKEEPING_INTERVAL_S`` is not a positive number or ``off``.
         """
         env = os.environ if environ is None else environ
         airspace = env.get("UTM_AIRSPACE") or None
@@ -79,14 +80,14 @@ class Settings:
                 name.strip() for name in (env.get("UTM_INTERUSS_AUDIENCE") or "localhost")
                 .split(",") if name.strip()),
             rate_limit=RateLimit.parse(env.get("UTM_RATE_LIMIT")),
-            expiry_interval_s=_interval_s(env.get("UTM_EXPIRY_INTERVAL_S")),
+            housekeeping_interval_s=_interval_s(env.get("UTM_HOUSEKEEPING_INTERVAL_S")),
         )
 
 
 def _interval_s(text: str | None) -> float | None:
-    """``UTM_EXPIRY_INTERVAL_S``: a positive number of seconds, ``off`` (None), or unset."""
+    """``UTM_HOUSEKEEPING_INTERVAL_S``: positive seconds, ``off`` (None), or unset."""
     if not text:
-        return DEFAULT_EXPIRY_INTERVAL_S
+        return DEFAULT_HOUSEKEEPING_INTERVAL_S
     if text.strip().lower() == "off":
         return None
     try:
@@ -94,6 +95,6 @@ def _interval_s(text: str | None) -> float | None:
     except ValueError:
         seconds = math.nan
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"UTM_EXPIRY_INTERVAL_S must be a positive number of seconds or "
-                         f"'off', got {text!r}")
+        raise ValueError(f"UTM_HOUSEKEEPING_INTERVAL_S must be a positive number of seconds "
+                         f"or 'off', got {text!r}")
     return seconds

@@ -59,7 +59,7 @@ from utm.flights import Conflict, Decision, Flight, PadSlot, Reason, ReviewStatu
 from utm.plans import AnyPlan, AreaPlan, FlightPlan, Priority
 from utm.slots import PREEMPTABLE_STATES, Blockers, FootprintCache, Interval
 from utm.states import HOLDS_AIRSPACE, FlightState, check_transition
-from utm.storage.base import Candidates, Store, Transaction
+from utm.storage.base import Candidates, Store, Transaction, all_summaries
 from utm.storage.keys import IndexSpec, Reach, footprint_cells
 
 VOLUME_CACHE_LIMIT = 5_000
@@ -99,6 +99,9 @@ class EngineConfig:
     """How many later departures are tried per route before giving up on it."""
     conformance_tolerance_m: float = 10.0
     """A position this far outside the flight's volumes is still conforming."""
+    overdue_after_s: float = 120.0
+    """An active flight not ended this long after its last volume ended is nonconforming
+    (``Engine.flag_overdue``)."""
     separation_horizontal_m: float = 30.0
     separation_vertical_m: float = 10.0
     separation_window_s: float = 5.0
@@ -1093,6 +1096,48 @@ class Engine:
             flight = current
             self._emit(events)
         return flight, events
+
+    def flag_overdue(self, now: datetime) -> list[Flight]:
+        """Active flights whose last volume ended over ``overdue_after_s`` before ``now`` and
+        that were not ended: flying outside their volumes in time, or landed unreported.
+        Each becomes ``nonconforming`` (still holding its volumes: it may be airborne) with an
+        alert to the regulators of the city it was bound for, until its operator ends it.
+        Returns them."""
+        now = require_aware(now, "now")
+        late = now - timedelta(seconds=self.config.overdue_after_s)
+        flagged: list[Flight] = []
+        for summary in all_summaries(self.store, states=[FlightState.ACTIVATED], end_time=late):
+            if summary.arrival_time is not None and summary.arrival_time <= late:
+                flight = self._in_transaction((), partial(self._flag_overdue, summary.id,
+                                                          late, now))
+                if flight is not None:
+                    flagged.append(flight)
+        return flagged
+
+    def _flag_overdue(self, flight_id: str, late: datetime, now: datetime, tx: Transaction,
+                      events: list[Event]) -> Flight | None:
+        flight = tx.get_flight(flight_id)
+        if flight is None or flight.state is not FlightState.ACTIVATED or not flight.volumes:
+            return None
+        last = max(flight.volumes, key=lambda volume: volume.end_time)
+        ended = last.end_time
+        if ended > late:
+            return None
+        check_transition(flight.state, FlightState.NONCONFORMING)
+        updated = flight.evolve(state=FlightState.NONCONFORMING, updated_time=now)
+        tx.put_flight(updated)
+        tx.audit(now, "system", "overdue", flight_id, {"from": flight.state.value,
+                                                       "to": updated.state.value})
+        events.append(flight_event("state", updated, now))
+        where = last.outline.representative_point()  # where it should have landed
+        bound_for = self.airspace.jurisdiction_at(where.y, where.x)
+        city = bound_for.id if bound_for else (flight.jurisdictions or ("",))[-1]
+        events.append(self._alert(
+            tx, now, "overdue", updated, city,
+            f"flight {flight_id} is still active {(now - ended).total_seconds():.0f} s after "
+            f"its volumes ended at {format_instant(ended)}: airborne outside them, or landed "
+            "without ending"))
+        return updated
 
     def _close_to(self, flight_id: str, time: datetime, x_m: float, y_m: float,
                   alt_agl_m: float) -> list[str]:

@@ -33,6 +33,7 @@ from utm import replanning
 from utm.flights import Flight, Reason, ReviewStatus
 from utm.plans import AnyPlan, FlightPlan
 from utm.states import FlightState
+from utm.storage.base import all_summaries
 
 if TYPE_CHECKING:
     from utm.storage.base import Store
@@ -43,9 +44,6 @@ REVIEW_EXPIRED = "review_expired"
 EXPIRING_STATES = (FlightState.PENDING_REVIEW, FlightState.APPROVED,
                    FlightState.REPLAN_REQUIRED)
 """The states a flight can expire from."""
-
-PAGE_SIZE = 500
-"""Flights read from the store at a time while looking for expired ones."""
 
 LOOK_AHEAD = timedelta(seconds=1)
 """Flights departing this soon after ``now`` are read too: one departing exactly at ``now``
@@ -106,14 +104,8 @@ def due_ids(store: Store, now: datetime) -> list[str]:
     """Ids of the flights that may have expired at ``now``: in an expiring state, departing
     (or having departed) by ``now``; each is checked again, with ``is_due``, in its own
     transaction."""
-    ids: list[str] = []
-    after: str | None = None
-    while True:
-        page = store.list_flight_summaries(states=EXPIRING_STATES, end_time=now + LOOK_AHEAD,
-                                           after_id=after, limit=PAGE_SIZE)
-        ids += [summary.id for summary in page
-                if summary.state is not FlightState.APPROVED
-                or summary.arrival_time is None or summary.arrival_time <= now]
-        if len(page) < PAGE_SIZE:
-            return ids
-        after = page[-1].id
+    return [summary.id
+            for summary in all_summaries(store, states=EXPIRING_STATES,
+                                         end_time=now + LOOK_AHEAD)
+            if summary.state is not FlightState.APPROVED
+            or summary.arrival_time is None or summary.arrival_time <= now]

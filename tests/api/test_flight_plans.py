@@ -329,25 +329,37 @@ def test_a_restarted_node_replans_what_an_emergency_left_released(
 
 def test_the_service_expires_what_was_not_used_in_time(
         airspace_model: Airspace, planner: Planner, tmp_path: Path) -> None:
-    """Left alone, a running service rejects a review nobody finished by the departure and
-    cancels an approval that was never activated (``api.housekeeping``)."""
+    """Left alone, a running service rejects a review nobody finished by the departure,
+    cancels an approval that was never activated, and flags a flight still active long after
+    its volumes ended (``api.housekeeping``)."""
     registry = PrincipalRegistry.from_documents(PRINCIPALS, list(airspace_model.jurisdictions))
     clock = SteppedClock(NOW0)
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'utm.sqlite'}",
-                              expiry_interval_s=0.05),
+                              housekeeping_interval_s=0.05),
                      airspace=airspace_model, planner=planner, clock=clock,
                      principals=registry)
     with TestClient(app) as client:
         pending = file(client, drone={"id": "heavy-1", "category": "medium"})
         approved = file(client, origin={"vertiport": "CD-WCH"},
                         destination={"vertiport": "CD-TFS"})
+        flying = file(client, origin={"vertiport": "CD-EST"}, destination={"vertiport": "CD-LQY"},
+                      earliest_departure_time=at(30), latest_departure_time=at(30))
         assert (pending["state"], approved["state"]) == ("pending_review", "approved")
+        clock.instant = parse_instant(flying["departure_time"])
+        activated = client.post(f"/v1/flight-plans/{flying['id']}/activate",
+                                headers=auth("operator"))
+        assert activated.status_code == 200, activated.text
         clock.instant = T0 + timedelta(hours=3)
+        expected = {pending["id"]: "rejected", approved["id"]: "cancelled",
+                    flying["id"]: "nonconforming"}
         states: dict[str, str] = {}
         deadline = time.monotonic() + 20
-        while states != {pending["id"]: "rejected", approved["id"]: "cancelled"}:
+        while states != expected:
             assert time.monotonic() < deadline, f"not expired: {states}"
             time.sleep(0.05)
-            states = {flight["id"]: client.get(f"/v1/flight-plans/{flight['id']}",
-                                               headers=auth("admin")).json()["state"]
-                      for flight in (pending, approved)}
+            states = {flight_id: client.get(f"/v1/flight-plans/{flight_id}",
+                                            headers=auth("admin")).json()["state"]
+                      for flight_id in expected}
+        alerts = client.get("/v1/alerts", headers=auth("regulator")).json()["items"]
+        assert [alert["kind"] for alert in alerts if alert["flight_id"] == flying["id"]] == [
+            "overdue"]

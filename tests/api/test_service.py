@@ -32,18 +32,22 @@ def test_settings_default_to_a_sqlite_file_and_the_bundled_airspace() -> None:
     assert settings.airspace_folder is None
     assert settings.principals_file is None
     assert settings.max_body_bytes == 1024 * 1024
-    assert settings.expiry_interval_s == 60.0
+    assert settings.housekeeping_interval_s == 60.0
 
 
-def test_expiry_runs_at_the_interval_asked_or_not_at_all() -> None:
-    assert Settings.from_environment({"UTM_EXPIRY_INTERVAL_S": "2.5"}).expiry_interval_s == 2.5
-    assert Settings.from_environment({"UTM_EXPIRY_INTERVAL_S": "off"}).expiry_interval_s is None
+def test_housekeeping_runs_at_the_interval_asked_or_not_at_all() -> None:
+    def interval(text: str) -> float | None:
+        return Settings.from_environment(
+            {"UTM_HOUSEKEEPING_INTERVAL_S": text}).housekeeping_interval_s
+
+    assert interval("2.5") == 2.5
+    assert interval("off") is None
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "soon", "nan", "inf"])
-def test_a_bad_expiry_interval_is_refused(value: str) -> None:
-    with pytest.raises(ValueError, match="UTM_EXPIRY_INTERVAL_S"):
-        Settings.from_environment({"UTM_EXPIRY_INTERVAL_S": value})
+def test_a_bad_housekeeping_interval_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="UTM_HOUSEKEEPING_INTERVAL_S"):
+        Settings.from_environment({"UTM_HOUSEKEEPING_INTERVAL_S": value})
 
 
 def test_settings_come_from_the_environment() -> None:

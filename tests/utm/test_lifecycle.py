@@ -197,6 +197,31 @@ def test_activation_before_the_first_volume_is_refused(engine: Engine, t0: datet
 # -- telemetry -------------------------------------------------------------------------------
 
 
+def test_an_active_flight_not_ended_after_its_volumes_is_flagged_overdue(
+        engine: Engine, t0: datetime) -> None:
+    flying = _activated(engine, t0)
+    waiting = _submit(engine, t0 + timedelta(minutes=40))  # approved, never activated
+    ended = max(volume.end_time for volume in flying.volumes)
+    overdue_after = timedelta(seconds=engine.config.overdue_after_s)
+    events: list[Event] = []
+    engine.listeners.append(events.append)
+
+    assert engine.flag_overdue(ended + overdue_after - timedelta(seconds=1)) == []
+    [flagged] = engine.flag_overdue(ended + overdue_after)
+
+    assert flagged.id == flying.id and flagged.state is FlightState.NONCONFORMING
+    assert flagged.volumes == flying.volumes  # it may still be airborne: it keeps them
+    assert [(e.kind, e.flight_id) for e in events] == [("state", flying.id),
+                                                       ("alert", flying.id)]
+    [alert] = engine.store.list_records("alert")
+    assert (alert["kind"], alert["jurisdiction"]) == ("overdue", "chengdu")
+    assert "still active 120 s after its volumes ended" in alert["message"]
+    assert engine.flag_overdue(ended + 2 * overdue_after) == []  # alerted once
+    assert engine.get(waiting.id).state is FlightState.APPROVED  # not flying: not overdue
+    landed = engine.end(flying.id, ended + 2 * overdue_after, "op1")
+    assert landed.state is FlightState.ENDED and landed.volumes == ()
+
+
 def test_conformance_monitoring(engine: Engine, t0: datetime) -> None:
     flight = _activated(engine, t0)
     lat, lng, alt_agl_m, time = _cruise_position(flight)

@@ -221,6 +221,22 @@ class Store(Protocol):
         ...
 
 
+SUMMARY_PAGE = 500
+"""Flight summaries read at a time by ``all_summaries``."""
+
+
+def all_summaries(store: Store, **filters: Any) -> Iterator[FlightSummary]:
+    """Every ``FlightSummary`` ``store.list_flight_summaries(**filters)`` matches, page by
+    page (for sweeps over the store: expiry, overdue flights)."""
+    after: str | None = None
+    while True:
+        page = store.list_flight_summaries(**filters, after_id=after, limit=SUMMARY_PAGE)
+        yield from page
+        if len(page) < SUMMARY_PAGE:
+            return
+        after = page[-1].id
+
+
 def open_store(url: str, layers: AltitudeLayers, spec: IndexSpec | None = None) -> Store:
     """A store for ``url``: ``sqlite:///path``, ``sqlite:///:memory:`` or ``postgresql://...``.
 
