@@ -862,16 +862,23 @@ class Engine:
             updated = change(flight)
             if updated is None:
                 return None
-            check_transition(flight.state, updated.state)
-            tx.put_flight(updated)
-            detail = {"from": flight.state.value, "to": updated.state.value}
-            if updated.notes != flight.notes:
-                detail["note"] = updated.notes[-1]
-            tx.audit(now, actor, action, flight_id, detail)
-            events.append(flight_event("state", updated, now))
-            return updated
+            return self._record_move(tx, events, flight, updated, now, actor, action)
 
         return self._in_transaction((), move)
+
+    @staticmethod
+    def _record_move(tx: Transaction, events: list[Event], flight: Flight, updated: Flight,
+                     now: datetime, actor: str, action: str) -> Flight:
+        """Store ``updated`` (an allowed transition from ``flight``, else
+        ``InvalidTransitionError``), audit it and announce it (event ``state``)."""
+        check_transition(flight.state, updated.state)
+        tx.put_flight(updated)
+        detail = {"from": flight.state.value, "to": updated.state.value}
+        if updated.notes != flight.notes:
+            detail["note"] = updated.notes[-1]
+        tx.audit(now, actor, action, flight.id, detail)
+        events.append(flight_event("state", updated, now))
+        return updated
 
     def cancel(self, flight_id: str, now: datetime, actor: str) -> Flight:
         """Withdraw a plan; its airspace is released at once."""
@@ -1123,12 +1130,9 @@ class Engine:
         ended = last.end_time
         if ended > late:
             return None
-        check_transition(flight.state, FlightState.NONCONFORMING)
-        updated = flight.evolve(state=FlightState.NONCONFORMING, updated_time=now)
-        tx.put_flight(updated)
-        tx.audit(now, "system", "overdue", flight_id, {"from": flight.state.value,
-                                                       "to": updated.state.value})
-        events.append(flight_event("state", updated, now))
+        updated = self._record_move(
+            tx, events, flight, flight.evolve(state=FlightState.NONCONFORMING, updated_time=now),
+            now, "system", "overdue")
         where = last.outline.representative_point()  # where it should have landed
         bound_for = self.airspace.jurisdiction_at(where.y, where.x)
         city = bound_for.id if bound_for else (flight.jurisdictions or ("",))[-1]

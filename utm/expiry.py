@@ -26,17 +26,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from airspace.timing import format_instant
 from utm import replanning
 from utm.flights import Flight, Reason, ReviewStatus
 from utm.plans import AnyPlan, FlightPlan
 from utm.states import FlightState
-from utm.storage.base import all_summaries
-
-if TYPE_CHECKING:
-    from utm.storage.base import Store
+from utm.storage.base import Store, all_summaries
 
 REVIEW_EXPIRED = "review_expired"
 """Reason code of a plan rejected because its review was not finished by its departure."""

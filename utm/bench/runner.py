@@ -61,10 +61,6 @@ class Checkpoint:
     baseline_ms: dict[str, list[float]] = field(default_factory=dict)
     identical: bool = True
 
-    def percentile(self, values: list[float], share: float) -> float:
-        """Nearest-rank percentile (ms)."""
-        return percentile(values, share)
-
 
 @dataclass(slots=True)
 class BenchResult:
@@ -247,8 +243,8 @@ def checkpoint_rows(result: BenchResult) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "approved": checkpoint.approved,
             "engine_p50_ms": round(statistics.median(checkpoint.latencies_ms), 2),
-            "engine_p90_ms": round(checkpoint.percentile(checkpoint.latencies_ms, 0.9), 2),
-            "engine_p99_ms": round(checkpoint.percentile(checkpoint.latencies_ms, 0.99), 2),
+            "engine_p90_ms": round(percentile(checkpoint.latencies_ms, 0.9), 2),
+            "engine_p99_ms": round(percentile(checkpoint.latencies_ms, 0.99), 2),
         }
         for strategy, values in checkpoint.baseline_ms.items():
             row[f"{strategy}_sample_p50_ms"] = round(statistics.median(values), 2)
