@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
@@ -487,6 +488,8 @@ class _Search:
         self.corridor_ok: dict[str, bool] = {}
         self.open_nodes: dict[Hashable, bool] = {}
         self.avoid_cells: set[Cell] = set()
+        self.avoid_areas = np.array(request.avoid_m, dtype=object)
+        """For one vectorised test of a straightened segment against every area."""
         if request.avoid_m:
             # One overlap query for the union: exact cells, and far fewer calls into h3.
             merged = shapely.union_all(list(request.avoid_m))
@@ -541,7 +544,8 @@ class _Search:
         return usable
 
     def weight(self, u: Hashable, edge: Edge) -> float | None:
-        """The cost of an edge for this request; None if it may not be taken."""
+        """The cost of an edge for this request; None if it may not be taken. The reference
+        for the costs ``shortest_path`` computes in line (tests compare the two searches)."""
         if edge.kind == "free":
             fu = self.factor(u)  # type: ignore[arg-type]
             fv = self.factor(edge.target)  # type: ignore[arg-type]
@@ -583,9 +587,8 @@ class _Search:
         """A* from source to target; raises ``NoRouteError`` if none.
 
         The search of ``networkx.astar_path`` (same queue order, same ties, so the same path),
-        over ``RoutingGraph.successors`` with the free-flight edges' cost computed in line:
-        they are nearly every edge a search relaxes, and a callback per edge was half of the
-        planner's time."""
+        over ``RoutingGraph.successors`` with every edge's cost (``weight``) computed in line:
+        a callback per edge was half of the planner's time."""
         graph = self.planner.graph
         successors = graph.successors
         if source not in successors or target not in successors:
@@ -604,7 +607,10 @@ class _Search:
         goal_x_m, goal_y_m = goal.x_m, goal.y_m
         # Admissible: no metre costs less than the cheapest class factor.
         cheapest = self.costs.cheapest
-        factors, factor, weight = self.factors, self.factor, self.weight
+        factors, factor = self.factors, self.factor
+        open_nodes, node_open = self.open_nodes, self.node_open
+        corridor_cost, access_cost = self.costs.corridor, self.costs.suitable
+        access_penalty_m = self.costs.access_penalty_m
         order = itertools.count()
         # (estimate, order, node, cost so far, parent): the order breaks ties first come first.
         queue: list[tuple[float, int, Hashable, float, Hashable]] = [
@@ -624,21 +630,32 @@ class _Search:
                 continue  # the source again, or a worse path queued before a better one
             parents[node] = parent
             node_factor = factor(node) if isinstance(node, int) else None
+            here_open: bool | None = None
             for edge in successors[node]:
                 neighbour = edge.target
-                step: float | None
-                if edge.kind == "free":
+                kind = edge.kind
+                if kind == "free":
                     neighbour_factor = factors.get(neighbour, -1.0)  # type: ignore[call-overload]
                     if neighbour_factor == -1.0:
                         neighbour_factor = factor(neighbour)  # type: ignore[arg-type]
                     if node_factor is None or neighbour_factor is None:
                         continue
                     step = edge.length_m * (node_factor + neighbour_factor) / 2.0
+                    new_cost = cost + step
                 else:
-                    step = weight(node, edge)
-                    if step is None:
+                    there_open = open_nodes.get(neighbour)
+                    if there_open is None:
+                        there_open = node_open(neighbour)
+                    if not there_open:
                         continue
-                new_cost = cost + step
+                    if kind == "corridor":
+                        new_cost = cost + edge.length_m * corridor_cost
+                    else:  # access: both ends must be open
+                        if here_open is None:
+                            here_open = node_open(node)
+                        if not here_open:
+                            continue
+                        new_cost = cost + (edge.length_m * access_cost + access_penalty_m)
                 known = enqueued.get(neighbour)
                 if known is not None:
                     if known[0] <= new_cost:
@@ -684,7 +701,7 @@ class _Search:
         if airspace.zones_touching(swath, 0.0, ceiling_m, self.start_time, self.end_time,
                                    self.blocking):
             return False
-        if any(swath.intersects(area) for area in self.request.avoid_m):
+        if len(self.avoid_areas) and shapely.intersects(swath, self.avoid_areas).any():
             return False
         return bool(airspace.service_area.covers(metric_to_lnglat(segment)))
 

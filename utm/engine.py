@@ -43,6 +43,7 @@ from routes.volumes import footprints_intersect
 from utm import expiry, policy, replanning
 from utm.approvals import ApprovalSigner, approval_payload, new_private_key_text
 from utm.constraints import Constraint
+from utm.detours import AvoidAreas
 from utm.errors import (
     FlightNotFoundError,
     InvalidConstraintError,
@@ -160,6 +161,7 @@ class Engine:
         self._positions: dict[str, tuple[datetime, float, float, float]] = {}
         self._volumes: dict[int, tuple[Route, datetime, list[Volume4D]]] = {}
         self._footprints = FootprintCache()
+        self._avoid = AvoidAreas()
         self._forgotten_at: datetime | None = None
         self._replan_queue: dict[str, None] = dict.fromkeys(replanning.pending_in(store))
         """Flights released by an emergency, in order, to re-plan (``run_replans``)."""
@@ -433,11 +435,9 @@ class Engine:
                 search = self._search(tx, plan, others, earliest, search)
         if not hopeless and search.slot is None and search.conflicting_volumes:
             # Another route around the conflict: keep out of the volumes that were in the way.
-            # Each of our volumes once (one may meet many flights), the first 200.
-            outlines = list({id(v.outline_m): v.outline_m
-                             for v in search.conflicting_volumes}.values())[:200]
-            avoid = [outline.buffer(self.config.buffers.horizontal_m) for outline in outlines]
-            detours = self._route_options(plan, earliest, avoid)
+            detours = self._route_options(plan, earliest,
+                                          self._avoid.around(search.conflicting_volumes,
+                                                             self.config.buffers.horizontal_m))
             if detours:
                 tx.lock(self._lock_keys(detours, plan))
                 detour_search = self._search(tx, plan, detours, earliest)
