@@ -43,6 +43,9 @@ flight only marks its rows dead (readers skip them); sweeping filters each posti
 held them once for all, so a busy cell is not filtered again for every flight that leaves it
 (a re-plan, a preemption, each minute's forgetting)."""
 
+NUMBERS_CACHE_LIMIT = 200_000
+"""Sets of cells whose parent numbers are remembered (``VolumeIndex._filed_numbers``)."""
+
 _BUCKET_BITS = 24
 _BUCKET_MASK = (1 << _BUCKET_BITS) - 1
 """Buckets are folded modulo 2^24 (about 480 years of 900 s): two instants that far apart
@@ -62,6 +65,9 @@ class VolumeIndex:
         self._cell_numbers: dict[Cell, int] = {}
         """Index cell -> dense number of its parent at ``INDEX_RESOLUTION``."""
         self._parent_numbers: dict[Cell, int] = {}
+        self._numbers_by_cells: dict[int, tuple[frozenset[Cell], int, tuple[int, ...]]] = {}
+        """``_filed_numbers`` by the identity of the set of cells (kept alive with its answer,
+        so its id is not reused while the entry lives), with the count of filed cells then."""
         self._postings: dict[int, list[int]] = {}
         self._rows: list[HeldVolume | None] = []
         self._free_rows: list[int] = []
@@ -195,15 +201,11 @@ class VolumeIndex:
             return Candidates.of(())
         window_us = round(reach.window_s * 1_000_000)
         bucket_us = self._bucket_us
-        numbers = self._cell_numbers
         spans: dict[int, tuple[int, int]] = {}
         for volume, cells in zip(reach.volumes, reach.cells, strict=True):
             first = instant_us(volume.start_time) // bucket_us
             last = (instant_us(volume.end_time) + window_us - 1) // bucket_us
-            for cell in cells:
-                number = numbers.get(cell)
-                if number is None:  # nothing was ever filed there
-                    continue
+            for number in self._filed_numbers(cells):
                 span = spans.get(number)
                 if span is None:
                     spans[number] = (first, last)
@@ -226,6 +228,22 @@ class VolumeIndex:
         held = self._rows
         return Candidates([held[row] for row in rows.tolist()],
                           self._times_us[rows], self._extents_m[rows])
+
+    def _filed_numbers(self, cells: frozenset[Cell]) -> tuple[int, ...]:
+        """The distinct parent numbers of the cells among ``cells`` that something was filed
+        under (a cell nothing was filed under cannot share a volume with anything).
+        Remembered per set of cells, which ``footprint_cells`` shares between the volumes of
+        one outline, until a new cell is filed."""
+        filed = len(self._cell_numbers)
+        known = self._numbers_by_cells.get(id(cells))
+        if known is not None and known[0] is cells and known[1] == filed:
+            return known[2]
+        numbers = self._cell_numbers
+        distinct = tuple({numbers[cell] for cell in cells if cell in numbers})
+        if len(self._numbers_by_cells) >= NUMBERS_CACHE_LIMIT:
+            self._numbers_by_cells.clear()
+        self._numbers_by_cells[id(cells)] = (cells, filed, distinct)
+        return distinct
 
     def held_between(self, start_time: datetime, end_time: datetime) -> list[HeldVolume]:
         """Every held volume overlapping ``[start_time, end_time)``, by scanning all of them
