@@ -172,10 +172,11 @@ def footprint_to_cells(polygon: BaseGeometry, resolution: int) -> set[Cell]:
     rings = shapely.get_coordinates(
         shapely.segmentize(shapely.boundary(polygon), spacing_deg)
     )
-    sampled = {int(h3.latlng_to_cell(lat, lng, resolution)) for lng, lat in rings}
+    latlng_to_cell, grid_disk = h3.latlng_to_cell, h3.grid_disk
+    sampled = {latlng_to_cell(lat, lng, resolution) for lng, lat in rings.tolist()}
     cells: set[Cell] = set()
     for cell in sampled:
-        cells.update(int(c) for c in h3.grid_disk(cell, 1))
+        cells.update(grid_disk(cell, 1))
     cell_area_deg2 = h3.average_hexagon_area(resolution, unit="km^2") / (111.0 * 96.0)
     if polygon.area >= cell_area_deg2 * 0.5:
         cells.update(int(c) for c in h3.h3shape_to_cells(h3.geo_to_h3shape(polygon), resolution))
