@@ -41,13 +41,13 @@ class AvoidAreas:
         volumes may meet many flights), the first ``MOST_AREAS``, buffered by
         ``horizontal_m``."""
         outlines = list({id(v.outline_m): v.outline_m for v in volumes}.values())[:MOST_AREAS]
+        if len(self._known) + len(outlines) > self.limit:
+            self._known.clear()  # before looking: every area returned is then in the cache
         missing = [outline for outline in outlines
                    if (id(outline), horizontal_m) not in self._known]
         if missing:
             buffered = shapely.buffer(np.array(missing, dtype=object), horizontal_m,
                                       quad_segs=BUFFER_QUAD_SEGS)
-            if len(self._known) + len(missing) > self.limit:
-                self._known.clear()
             for outline, area in zip(missing, buffered.tolist(), strict=True):
                 self._known[(id(outline), horizontal_m)] = (outline, area)
         return [self._known[(id(outline), horizontal_m)][1] for outline in outlines]

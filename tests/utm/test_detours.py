@@ -45,3 +45,12 @@ def test_at_most_the_first_areas() -> None:
     areas = AvoidAreas().around(volumes, 30.0)
     assert len(areas) == MOST_AREAS
     assert areas[-1].equals(volumes[MOST_AREAS - 1].outline_m.buffer(30.0))
+
+
+def test_a_full_cache_starts_again_without_losing_an_area() -> None:
+    volumes = [_volume(400_000.0 + 1_000.0 * i) for i in range(5)]
+    areas = AvoidAreas(limit=4)
+    areas.around(volumes[:4], 30.0)
+    again = areas.around(volumes, 30.0)  # 4 known and 1 new: over the limit, cleared
+    assert [a.equals(v.outline_m.buffer(30.0)) for a, v in zip(again, volumes, strict=True)] \
+        == [True] * 5
