@@ -14,7 +14,7 @@ from routes.errors import (
 from routes.performance import DroneCategory, DronePerformance
 from routes.planner import ClassCosts, Endpoint, Planner, RouteRequest
 from routes.trajectory import FlightBuffers, Leg, LegKind, Route, Waypoint, route_to_volumes
-from routes.volumes import Volume4D, volumes_intersect
+from routes.volumes import Volume4D, volumes_from_json, volumes_intersect
 
 __all__ = [
     "ClassCosts",
@@ -36,5 +36,6 @@ __all__ = [
     "Volume4D",
     "Waypoint",
     "route_to_volumes",
+    "volumes_from_json",
     "volumes_intersect",
 ]

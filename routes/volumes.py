@@ -7,15 +7,22 @@ wire, and in EPSG:32648 metres for exact checks (shapely is Cartesian).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
-from airspace.geo import check_geometry_lnglat, geometry_to_geojson, lnglat_to_metric
+from airspace.geo import (
+    check_geometry_lnglat,
+    geometry_to_geojson,
+    lnglat_to_metric,
+    lnglat_to_metric_many,
+)
 from airspace.timing import format_instant, parse_instant, require_aware
 
 INTERSECTION_TOLERANCE_M2 = 1e-4
@@ -105,6 +112,45 @@ class Volume4D:
             start_time=parse_instant(data["start_time"], "start_time"),
             end_time=parse_instant(data["end_time"], "end_time"),
         )
+
+
+def volumes_from_json(docs: Sequence[dict[str, Any]]) -> list[Volume4D]:
+    """Parse many volumes' wire forms: the same volumes and errors as ``Volume4D.from_json``
+    on each, with one validity test and one projection for them all (a store opening reads
+    every held flight, tens of thousands of volumes; per volume, building the polygon,
+    checking it and projecting it were most of the time)."""
+    shells: list[Any] = []
+    for data in docs:
+        outline = data["outline"]
+        if not isinstance(outline, dict) or outline.get("type") != "Polygon" or len(
+                outline.get("coordinates") or ()) != 1:
+            # Holes, other kinds, anything unusual: the one-by-one way and its errors.
+            return [Volume4D.from_json(item) for item in docs]
+        shells.append(outline["coordinates"][0])
+    if not docs:
+        return []
+    try:
+        points = [np.asarray(shell, dtype=float) for shell in shells]
+        rings = shapely.linearrings(np.concatenate(points), indices=np.repeat(
+            np.arange(len(points)), [len(shell) for shell in points]))
+        outlines = shapely.polygons(rings)
+    except (ValueError, TypeError, shapely.errors.GEOSException):
+        return [Volume4D.from_json(item) for item in docs]
+    coords = shapely.get_coordinates(outlines)
+    if (shapely.is_empty(outlines).any() or not np.isfinite(coords).all()
+            or (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any()
+            or not shapely.is_valid(outlines).all()):
+        return [Volume4D.from_json(item) for item in docs]  # raises the first one's error
+    outlines_m = lnglat_to_metric_many(outlines)
+    volumes = []
+    for data, outline, outline_m in zip(docs, outlines.tolist(), outlines_m.tolist(),
+                                        strict=True):
+        volumes.append(Volume4D(outline=outline, floor_agl_m=float(data["floor_agl_m"]),
+                                ceiling_agl_m=float(data["ceiling_agl_m"]),
+                                start_time=parse_instant(data["start_time"], "start_time"),
+                                end_time=parse_instant(data["end_time"], "end_time"),
+                                outline_m=outline_m))
+    return volumes
 
 
 def time_ranges_overlap(a: Volume4D, b: Volume4D) -> bool:

@@ -23,6 +23,7 @@ from routes import (
     Route,
     Volume4D,
     Waypoint,
+    volumes_from_json,
 )
 from utm.plans import AnyPlan, AreaPlan, Drone, FlightPlan, Priority
 from utm.states import FlightState
@@ -189,7 +190,7 @@ class Flight:
             departure_time=_parse_or_none(doc.get("departure_time")),
             arrival_time=_parse_or_none(doc.get("arrival_time")),
             route=_route_from_doc(doc["route"]) if doc.get("route") else None,
-            volumes=tuple(Volume4D.from_json(v) for v in doc.get("volumes", [])),
+            volumes=tuple(volumes_from_json(doc.get("volumes", []))),
             pad_slots=tuple(
                 PadSlot(s["vertiport_id"], s["pad"], parse_instant(s["start_time"]),
                         parse_instant(s["end_time"]), s["movement"])
@@ -276,7 +277,7 @@ def _plan_from_doc(doc: dict[str, Any]) -> AnyPlan:
         return AreaPlan(
             operator_id=doc["operator_id"],
             drone=_drone_from_doc(doc["drone"]),
-            volumes=tuple(Volume4D.from_json(v) for v in doc["volumes"]),
+            volumes=tuple(volumes_from_json(doc["volumes"])),
             priority=Priority(doc["priority"]),
             purpose=doc.get("purpose", ""),
             reference=doc.get("reference", ""),

@@ -26,6 +26,7 @@ from routes import (
     RouteRequest,
     Volume4D,
     route_to_volumes,
+    volumes_from_json,
     volumes_intersect,
 )
 
@@ -252,6 +253,44 @@ def test_wire_form_matches_the_design(t0):
     assert wire["end_time"] == "2026-12-01T02:01:00Z"
     lng, lat = wire["outline"]["coordinates"][0][0]
     assert 104.0 < lng < 104.1 and 30.6 < lat < 30.7  # GeoJSON order: lng first
+
+
+@pytest.mark.parametrize(("origin", "destination"), ROUTES[:3])
+def test_many_parsed_at_once_are_the_same_volumes(planner, t0, origin, destination):
+    volumes = planner.volumes(_plan(planner, t0, origin, destination), t0)
+    wires = [json.loads(json.dumps(volume.to_json())) for volume in volumes]
+    one_by_one = [Volume4D.from_json(wire) for wire in wires]
+    together = volumes_from_json(wires)
+    assert together == one_by_one == volumes
+    for a, b in zip(together, one_by_one, strict=True):
+        assert list(a.outline_m.exterior.coords) == list(b.outline_m.exterior.coords)
+    assert volumes_from_json([]) == []
+
+
+BAD_VOLUME_FIELDS = [
+    ("start_time", "2026-12-01T02:00:00"),  # naive
+    ("end_time", "yesterday"),
+    ("outline", {"type": "Point", "coordinates": [104.06, 30.65]}),
+    ("outline", {"type": "Polygon",
+                 "coordinates": [[[30.65, 104.06], [30.66, 104.07], [30.66, 104.06],
+                                  [30.65, 104.06]]]}),  # [lat, lng]: latitude 104
+    ("outline", {"type": "Polygon",  # a bow tie: self-intersecting
+                 "coordinates": [[[104.06, 30.65], [104.07, 30.66], [104.07, 30.65],
+                                  [104.06, 30.66], [104.06, 30.65]]]}),
+    ("outline", {"type": "Polygon", "coordinates": [[[104.06, 30.65], [104.07, 30.66]]]}),
+    ("floor_agl_m", 500.0),  # above the ceiling
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_VOLUME_FIELDS)
+def test_many_parsed_at_once_refuse_what_one_refuses(t0, field, value):
+    good = _volume(t0).to_json()
+    bad = {**good, field: value}
+    with pytest.raises(ValueError) as alone:
+        Volume4D.from_json(bad)
+    with pytest.raises(ValueError) as together:
+        volumes_from_json([good, bad, good])
+    assert str(together.value) == str(alone.value)
 
 
 @pytest.mark.parametrize(
