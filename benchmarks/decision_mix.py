@@ -12,6 +12,17 @@ minutes to build the first time):
     python benchmarks/decision_mix.py --extra-pads 600 --peak-share 0.3 \\
         --start 30000 --count 1800 --warm 300 --snapshot var/day-600pads-30000.sqlite
 
+``--until-approved N`` starts the slice where ``utm bench`` takes its checkpoint of N approved
+flights (the replay stops once N are approved; the plan number is kept beside the snapshot,
+in ``<snapshot>.json``). ``--decisions FILE`` writes one line per decided plan of the slice,
+so that two engines' decisions can be compared with ``cmp``: run the script once as it is
+and once with ``PYTHONPATH`` pointing at a checkout of the other engine. The 50k checkpoint
+of the README's 600-pad day:
+
+    python benchmarks/decision_mix.py --extra-pads 600 --peak-share 0.3 \
+        --until-approved 50000 --count 1200 --warm 200 \
+        --snapshot var/day-600pads-50k.sqlite --decisions /tmp/decisions.txt
+
 ``--profile FILE`` also profiles the counted decisions (cProfile; slower, so its latencies are
 not comparable with a run without it).
 """
@@ -21,6 +32,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import inspect
+import json
 import pstats
 import shutil
 import sqlite3
@@ -57,6 +69,14 @@ def kind_of(flight: Flight, priority: Priority) -> str:
     return kind + (", later" if "departure moved" in changes else "")
 
 
+def describe(flight: Flight, released: list[Flight]) -> str:
+    """One decision as a line: state, departure, cruise altitude, volumes, changes, and the
+    states of the flights it released that were re-planned after it."""
+    cruise = flight.route.cruise_agl_m if flight.route is not None else None
+    return (f"{flight.state.value} {flight.departure_time} {cruise} {len(flight.volumes)} "
+            f"{'|'.join(flight.decision.changes)} {[r.state.value for r in released]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,6 +95,11 @@ def main() -> None:
     parser.add_argument("--snapshot", type=Path, default=None,
                         help="SQLite file of the store after --start plans: reused if it "
                              "exists, else written")
+    parser.add_argument("--until-approved", type=int, default=None,
+                        help="start the slice once this many plans are approved (utm bench's "
+                             "checkpoints), instead of at --start")
+    parser.add_argument("--decisions", type=Path, default=None,
+                        help="write one line per decided plan of the slice (to compare engines)")
     args = parser.parse_args()
     tune_garbage_collector()
     scenario = ScenarioConfig(flights=args.flights, seed=args.seed,
@@ -84,18 +109,40 @@ def main() -> None:
     demands = list(generate_day(airspace, scenario))
     work = Path(tempfile.mkdtemp(prefix="utm-mix-")) / "store.sqlite"
     have_snapshot = args.snapshot is not None and args.snapshot.exists()
+    start_file = Path(f"{args.snapshot}.json") if args.snapshot is not None else None
     if have_snapshot:
         shutil.copy(args.snapshot, work)
+        if args.until_approved is not None:
+            assert start_file is not None
+            args.start = json.loads(start_file.read_text())["start"]
     engine = Engine(airspace, open_store(f"sqlite:///{work}", airspace.layers), planner=planner)
-    first = 0 if have_snapshot else args.start
+    # Engines before emergencies were answered first re-plan inside ``submit``.
+    later: dict[str, Any] = ({"replan_later": True}
+             if "replan_later" in inspect.signature(engine.submit).parameters else {})
     with Progress() as progress:
-        if first:
-            task = progress.add_task("replaying up to the slice", total=first)
-            for number, demand in enumerate(demands[:first]):
-                engine.submit(demand.plan, demand.filed_time)
+        if not have_snapshot and (args.start or args.until_approved is not None):
+            total = args.start if args.until_approved is None else len(demands)
+            task = progress.add_task("replaying up to the slice", total=total)
+            approved, reached = 0, args.until_approved is None
+            for number, demand in enumerate(demands[:total]):
+                if args.until_approved is not None and approved >= args.until_approved:
+                    args.start, reached = number, True
+                    break
+                if args.until_approved is None:
+                    engine.submit(demand.plan, demand.filed_time)
+                else:  # as utm bench replays the day
+                    flight = engine.submit(demand.plan, demand.filed_time, **later)
+                    engine.run_replans(demand.filed_time)
+                    approved += flight.state is FlightState.APPROVED
                 if number % 100 == 0:
                     progress.update(task, completed=number)
-            progress.update(task, completed=first)
+            if not reached:
+                parser.error(f"the day approves only {approved:,} plans, fewer than "
+                             f"--until-approved {args.until_approved:,}")
+            progress.update(task, completed=total)
+            if start_file is not None:
+                start_file.parent.mkdir(parents=True, exist_ok=True)
+                start_file.write_text(json.dumps({"start": args.start}))
             if args.snapshot is not None:
                 engine.store.close()
                 with sqlite3.connect(work) as connection:
@@ -108,9 +155,7 @@ def main() -> None:
         replans_ms: list[float] = []
         replanned = 0
         task = progress.add_task("deciding the slice", total=args.count)
-        # Engines before emergencies were answered first re-plan inside ``submit``.
-        later: dict[str, Any] = ({"replan_later": True}
-                 if "replan_later" in inspect.signature(engine.submit).parameters else {})
+        lines: list[str] = []
         profiler = cProfile.Profile() if args.profile is not None else None
         for number, demand in enumerate(demands[args.start:args.start + args.count]):
             if profiler is not None and number == args.warm:
@@ -120,12 +165,15 @@ def main() -> None:
             elapsed_ms = (time.perf_counter() - tick) * 1000.0
             tick = time.perf_counter()
             released = engine.run_replans(demand.filed_time) if later else []
+            lines.append(describe(flight, released))
             if number >= args.warm:
                 latencies[kind_of(flight, demand.plan.priority)].append(elapsed_ms)
                 if released:
                     replanned += len(released)
                     replans_ms.append((time.perf_counter() - tick) * 1000.0)
             progress.update(task, completed=number + 1)
+    if args.decisions is not None:
+        args.decisions.write_text("".join(line + "\n" for line in lines))
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
