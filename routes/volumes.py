@@ -101,7 +101,11 @@ class Volume4D:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Volume4D:
         """Parse the wire form; raises ``ValueError`` with the field at fault."""
-        outline = shape(data["outline"])
+        try:
+            outline = shape(data["outline"])
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError,
+                shapely.errors.GEOSException) as error:
+            raise ValueError(f"outline must be a GeoJSON Polygon ({error})") from error
         if not isinstance(outline, Polygon):
             raise ValueError("outline must be a GeoJSON Polygon")
         check_geometry_lnglat(outline)
@@ -122,8 +126,9 @@ def volumes_from_json(docs: Sequence[dict[str, Any]]) -> list[Volume4D]:
     shells: list[Any] = []
     for data in docs:
         outline = data["outline"]
-        if not isinstance(outline, dict) or outline.get("type") != "Polygon" or len(
-                outline.get("coordinates") or ()) != 1:
+        if not (isinstance(outline, dict) and outline.get("type") == "Polygon"
+                and isinstance(outline.get("coordinates"), list)
+                and len(outline["coordinates"]) == 1):
             # Holes, other kinds, anything unusual: the one-by-one way and its errors.
             return [Volume4D.from_json(item) for item in docs]
         shells.append(outline["coordinates"][0])
@@ -131,9 +136,9 @@ def volumes_from_json(docs: Sequence[dict[str, Any]]) -> list[Volume4D]:
         return []
     try:
         points = [np.asarray(shell, dtype=float) for shell in shells]
-        rings = shapely.linearrings(np.concatenate(points), indices=np.repeat(
+        exteriors = shapely.linearrings(np.concatenate(points), indices=np.repeat(
             np.arange(len(points)), [len(shell) for shell in points]))
-        outlines = shapely.polygons(rings)
+        outlines = shapely.polygons(exteriors)
     except (ValueError, TypeError, shapely.errors.GEOSException):
         return [Volume4D.from_json(item) for item in docs]
     coords = shapely.get_coordinates(outlines)

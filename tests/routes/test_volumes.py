@@ -278,6 +278,9 @@ BAD_VOLUME_FIELDS = [
                  "coordinates": [[[104.06, 30.65], [104.07, 30.66], [104.07, 30.65],
                                   [104.06, 30.66], [104.06, 30.65]]]}),
     ("outline", {"type": "Polygon", "coordinates": [[[104.06, 30.65], [104.07, 30.66]]]}),
+    ("outline", {"type": "Polygon", "coordinates": {"ring": 1}}),
+    ("outline", {"type": "Polygon", "coordinates": [["a", "b", "c", "d"]]}),
+    ("outline", "a polygon"),
     ("floor_agl_m", 500.0),  # above the ceiling
 ]
 
@@ -293,18 +296,7 @@ def test_many_parsed_at_once_refuse_what_one_refuses(t0, field, value):
     assert str(together.value) == str(alone.value)
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("start_time", "2026-12-01T02:00:00"),  # naive
-        ("end_time", "yesterday"),
-        ("outline", {"type": "Point", "coordinates": [104.06, 30.65]}),
-        ("outline", {"type": "Polygon",
-                     "coordinates": [[[30.65, 104.06], [30.66, 104.07], [30.66, 104.06],
-                                      [30.65, 104.06]]]}),  # [lat, lng]: latitude 104
-        ("floor_agl_m", 500.0),  # above the ceiling
-    ],
-)
+@pytest.mark.parametrize(("field", "value"), BAD_VOLUME_FIELDS)
 def test_from_json_refuses_bad_input(t0, field, value):
     wire = _volume(t0).to_json()
     wire[field] = value
