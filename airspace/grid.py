@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import h3.api.basic_int as h3
+import shapely
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -148,9 +149,25 @@ def shape_to_cells(geometry: BaseGeometry, resolution: int) -> set[Cell]:
     """
     if geometry.is_empty:
         return set()
-    h3shape = h3.geo_to_h3shape(geometry)
+    h3shape = to_h3shape(geometry)
     cells = h3.h3shape_to_cells_experimental(h3shape, resolution, contain="overlap")
     return {int(cell) for cell in cells}
+
+
+def to_h3shape(geometry: BaseGeometry) -> h3.H3Shape:
+    """The h3 shape of a (Multi)Polygon in (lng, lat) degrees: what ``h3.geo_to_h3shape``
+    builds, from coordinate arrays rather than ``__geo_interface__`` tuples (about six times
+    faster on the unions of hundreds of points a detour avoids)."""
+    if geometry.geom_type not in ("Polygon", "MultiPolygon"):
+        return h3.geo_to_h3shape(geometry)  # and its error for other kinds
+
+    def latlngs(ring: BaseGeometry) -> list[tuple[float, float]]:
+        return [(lat, lng) for lng, lat in shapely.get_coordinates(ring).tolist()]
+
+    polygons = [h3.LatLngPoly(latlngs(polygon.exterior),
+                              *(latlngs(hole) for hole in polygon.interiors))
+                for polygon in getattr(geometry, "geoms", [geometry])]
+    return polygons[0] if geometry.geom_type == "Polygon" else h3.LatLngMultiPoly(*polygons)
 
 
 def footprint_to_cells(polygon: BaseGeometry, resolution: int) -> set[Cell]:
@@ -163,8 +180,6 @@ def footprint_to_cells(polygon: BaseGeometry, resolution: int) -> set[Cell]:
     inside the polygon, so its centre is inside and centre-containment finds it (only
     polygons larger than a cell can hold one, so smaller ones skip that step).
     """
-    import shapely
-
     # Samples closer than 0.8 of a cell edge (a cell is at least 1.7 edges wide, and edges
     # vary by a few per cent): a boundary stretch between two samples can only pass through
     # the samples' cells and cells next to them.
@@ -179,7 +194,7 @@ def footprint_to_cells(polygon: BaseGeometry, resolution: int) -> set[Cell]:
         cells.update(grid_disk(cell, 1))
     cell_area_deg2 = h3.average_hexagon_area(resolution, unit="km^2") / (111.0 * 96.0)
     if polygon.area >= cell_area_deg2 * 0.5:
-        cells.update(int(c) for c in h3.h3shape_to_cells(h3.geo_to_h3shape(polygon), resolution))
+        cells.update(h3.h3shape_to_cells(to_h3shape(polygon), resolution))
     return cells
 
 

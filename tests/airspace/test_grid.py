@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 
+import h3
 import pytest
 import shapely
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from shapely.geometry import Point, Polygon, box
+from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from airspace.errors import DatasetError
 from airspace.grid import (
@@ -23,6 +24,7 @@ from airspace.grid import (
     latlng_to_cell,
     shape_to_cells,
     str_to_cell,
+    to_h3shape,
 )
 
 LAYERS = AltitudeLayers((0.0, 30.0, 60.0, 90.0, 120.0, 150.0, 200.0, 300.0, 500.0, 1000.0))
@@ -227,3 +229,21 @@ def test_random_triangles_are_covered(lat, lng, offsets, resolution):
     assume(triangle.is_valid and triangle.area > 1e-10)  # degenerate: nobody loads those
     cells = shape_to_cells(triangle, resolution)
     _assert_covered(triangle, cells, resolution, seed=int(lat * 1e6))
+
+
+def _ring_with_hole() -> Polygon:
+    outer = Point(104.06, 30.65).buffer(0.02)
+    return Polygon(outer.exterior.coords, [Point(104.06, 30.65).buffer(0.005).exterior.coords])
+
+
+@pytest.mark.parametrize("geometry", [
+    Point(104.06, 30.65).buffer(0.02),
+    _ring_with_hole(),
+    MultiPolygon([_ring_with_hole(), Point(104.2, 30.7).buffer(0.01)]),
+    Polygon([(x, y, 15.0) for x, y in Point(104.06, 30.65).buffer(0.02).exterior.coords]),
+])
+def test_h3_shape_from_arrays_is_the_one_h3_builds(geometry) -> None:
+    ours, theirs = to_h3shape(geometry), h3.geo_to_h3shape(geometry)
+    assert ours.__geo_interface__ == theirs.__geo_interface__
+    assert shape_to_cells(geometry, 9) == {
+        int(cell, 16) for cell in h3.h3shape_to_cells_experimental(theirs, 9, contain="overlap")}
