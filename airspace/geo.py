@@ -157,14 +157,18 @@ def distance_m(a_lat: float, a_lng: float, b_lat: float, b_lng: float) -> float:
     return math.hypot(bx - ax, by - ay)
 
 
-def check_geometry_lnglat(geometry: BaseGeometry) -> None:
-    """Raise ``InvalidPositionError`` for empty, non-finite, out-of-range or invalid geometry."""
-    if geometry.is_empty:
+def check_geometry_lnglat(geometry: BaseGeometry | np.ndarray) -> None:
+    """Raise ``InvalidPositionError`` for empty, non-finite, out-of-range or invalid geometry
+    (one geometry, or an array of them checked together: the message is then of the first
+    problem found over all of them, test by test)."""
+    if np.any(shapely.is_empty(geometry)):
         raise InvalidPositionError("geometry is empty")
     coords = shapely.get_coordinates(geometry)
     if not np.isfinite(coords).all():
         raise InvalidPositionError("geometry has non-finite coordinates")
     if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
         raise InvalidPositionError("coordinates must be [lng, lat] within [-180, 180], [-90, 90]")
-    if not geometry.is_valid:
-        raise InvalidPositionError(f"invalid geometry: {shapely.is_valid_reason(geometry)}")
+    valid = np.atleast_1d(shapely.is_valid(geometry))
+    if not valid.all():
+        first = np.atleast_1d(geometry)[int(np.argmin(valid))]
+        raise InvalidPositionError(f"invalid geometry: {shapely.is_valid_reason(first)}")

@@ -123,39 +123,40 @@ def volumes_from_json(docs: Sequence[dict[str, Any]]) -> list[Volume4D]:
     on each, with one validity test and one projection for them all (a store opening reads
     every held flight, tens of thousands of volumes; per volume, building the polygon,
     checking it and projecting it were most of the time)."""
-    shells: list[Any] = []
+    outlines = _plain_outlines(docs)
+    if outlines is None:
+        # Holes, other kinds, anything unusual or wrong: the one-by-one way and its errors.
+        return [Volume4D.from_json(item) for item in docs]
+    outlines_m = lnglat_to_metric_many(outlines)
+    return [Volume4D(outline=outline, floor_agl_m=float(data["floor_agl_m"]),
+                     ceiling_agl_m=float(data["ceiling_agl_m"]),
+                     start_time=parse_instant(data["start_time"], "start_time"),
+                     end_time=parse_instant(data["end_time"], "end_time"),
+                     outline_m=outline_m)
+            for data, outline, outline_m in zip(docs, outlines.tolist(), outlines_m.tolist(),
+                                                strict=True)]
+
+
+def _plain_outlines(docs: Sequence[dict[str, Any]]) -> np.ndarray | None:
+    """The outlines of ``docs`` built together, if each is a valid GeoJSON Polygon without
+    holes (``check_geometry_lnglat``); None otherwise."""
+    shells = []
     for data in docs:
         outline = data["outline"]
         if not (isinstance(outline, dict) and outline.get("type") == "Polygon"
                 and isinstance(outline.get("coordinates"), list)
                 and len(outline["coordinates"]) == 1):
-            # Holes, other kinds, anything unusual: the one-by-one way and its errors.
-            return [Volume4D.from_json(item) for item in docs]
+            return None
         shells.append(outline["coordinates"][0])
-    if not docs:
-        return []
     try:
         points = [np.asarray(shell, dtype=float) for shell in shells]
         exteriors = shapely.linearrings(np.concatenate(points), indices=np.repeat(
             np.arange(len(points)), [len(shell) for shell in points]))
         outlines = shapely.polygons(exteriors)
-    except (ValueError, TypeError, shapely.errors.GEOSException):
-        return [Volume4D.from_json(item) for item in docs]
-    coords = shapely.get_coordinates(outlines)
-    if (shapely.is_empty(outlines).any() or not np.isfinite(coords).all()
-            or (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any()
-            or not shapely.is_valid(outlines).all()):
-        return [Volume4D.from_json(item) for item in docs]  # raises the first one's error
-    outlines_m = lnglat_to_metric_many(outlines)
-    volumes = []
-    for data, outline, outline_m in zip(docs, outlines.tolist(), outlines_m.tolist(),
-                                        strict=True):
-        volumes.append(Volume4D(outline=outline, floor_agl_m=float(data["floor_agl_m"]),
-                                ceiling_agl_m=float(data["ceiling_agl_m"]),
-                                start_time=parse_instant(data["start_time"], "start_time"),
-                                end_time=parse_instant(data["end_time"], "end_time"),
-                                outline_m=outline_m))
-    return volumes
+        check_geometry_lnglat(outlines)
+    except (ValueError, TypeError, shapely.errors.GEOSException):  # InvalidPositionError too
+        return None
+    return outlines
 
 
 def time_ranges_overlap(a: Volume4D, b: Volume4D) -> bool:
