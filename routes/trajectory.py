@@ -129,40 +129,42 @@ def route_to_volumes(
     the engine saw.
     """
     departure_time = require_aware(departure_time, "departure_time")
-    tracks: list[tuple[float, float, float, float]] = []
-    spans: list[tuple[float, float, float, float]] = []
-    ends = np.array(
-        [[leg.start.lng, leg.start.lat, leg.end.lng, leg.end.lat] for leg in route.legs]
-    )
-    starts_m = latlngs_to_xy_m(list(zip(ends[:, 1], ends[:, 0], strict=True)))
-    ends_m = latlngs_to_xy_m(list(zip(ends[:, 3], ends[:, 2], strict=True)))
-    for leg, (ax, ay), (bx, by) in zip(route.legs, starts_m, ends_m, strict=True):
-        pieces = max(1, math.ceil(leg.duration_s / buffers.max_volume_duration_s - 1e-9))
-        for piece in range(pieces):
-            f0, f1 = piece / pieces, (piece + 1) / pieces
-            tracks.append((ax + (bx - ax) * f0, ay + (by - ay) * f0,
-                           ax + (bx - ax) * f1, ay + (by - ay) * f1))
-            z0 = leg.start.alt_agl_m + (leg.end.alt_agl_m - leg.start.alt_agl_m) * f0
-            z1 = leg.start.alt_agl_m + (leg.end.alt_agl_m - leg.start.alt_agl_m) * f1
-            spans.append((
-                max(0.0, min(z0, z1) - buffers.vertical_m),
-                max(z0, z1) + buffers.vertical_m,
-                leg.start.offset_s + leg.duration_s * f0 - buffers.time_s,
-                leg.start.offset_s + leg.duration_s * f1 + buffers.time_s,
-            ))
-    if not tracks:
+    legs = route.legs
+    if not legs:
         return []
+    # Every piece of every leg at once (numpy does the same float operations, in the same
+    # order, as a loop over pieces would: the tracks, which key the outline cache, and the
+    # spans are the same to the last bit).
+    ends_m = latlngs_to_xy_m([(point.lat, point.lng) for leg in legs
+                              for point in (leg.start, leg.end)])
+    legs_array = np.array([(leg.start.alt_agl_m, leg.end.alt_agl_m, leg.start.offset_s,
+                            leg.duration_s) for leg in legs])
+    pieces = np.maximum(1, np.ceil(legs_array[:, 3] / buffers.max_volume_duration_s - 1e-9)
+                        ).astype(np.int64)
+    leg_of = np.repeat(np.arange(len(legs)), pieces)
+    piece = np.arange(len(leg_of)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    f0, f1 = piece / pieces[leg_of], (piece + 1) / pieces[leg_of]
+    ax, ay = ends_m[0::2][leg_of].T
+    bx, by = ends_m[1::2][leg_of].T
+    z_start, z_end, offset_s, duration_s = legs_array[leg_of].T
+    z0 = z_start + (z_end - z_start) * f0
+    z1 = z_start + (z_end - z_start) * f1
+    tracks = list(zip((ax + (bx - ax) * f0).tolist(), (ay + (by - ay) * f0).tolist(),
+                      (ax + (bx - ax) * f1).tolist(), (ay + (by - ay) * f1).tolist(),
+                      strict=True))
+    floors_m = np.maximum(0.0, np.minimum(z0, z1) - buffers.vertical_m).tolist()
+    ceilings_m = (np.maximum(z0, z1) + buffers.vertical_m).tolist()
+    starts_s = (offset_s + duration_s * f0 - buffers.time_s).tolist()
+    ends_s = (offset_s + duration_s * f1 + buffers.time_s).tolist()
     shapes = _outlines(tracks, buffers.horizontal_m)
-    outlines = [shapes[track][0] for track in tracks]
-    outlines_m = [shapes[track][1] for track in tracks]
     volumes = []
-    for outline, outline_m, (floor_m, ceiling_m, t0, t1) in zip(
-        outlines, outlines_m, spans, strict=True
-    ):
+    for track, floor_m, ceiling_m, t0, t1 in zip(tracks, floors_m, ceilings_m, starts_s,
+                                                  ends_s, strict=True):
         start_time = (departure_time + timedelta(seconds=t0)).replace(microsecond=0)
         end_time = departure_time + timedelta(seconds=t1)
         if end_time.microsecond:
             end_time = end_time.replace(microsecond=0) + timedelta(seconds=1)
+        outline, outline_m = shapes[track]
         volumes.append(Volume4D.derived(outline, round(floor_m, 3), round(ceiling_m, 3),
                                         start_time, end_time, outline_m))
     return volumes

@@ -69,10 +69,13 @@ class Volume4D:
         if end_time <= start_time or floor_agl_m >= ceiling_agl_m:
             raise ValueError("a volume must end after it starts, its floor below its ceiling")
         volume = object.__new__(cls)
-        for name, value in (("outline", outline), ("floor_agl_m", floor_agl_m),
-                            ("ceiling_agl_m", ceiling_agl_m), ("start_time", start_time),
-                            ("end_time", end_time), ("outline_m", outline_m)):
-            object.__setattr__(volume, name, value)
+        set_field = object.__setattr__  # frozen: the dataclass's own setattr refuses
+        set_field(volume, "outline", outline)
+        set_field(volume, "floor_agl_m", floor_agl_m)
+        set_field(volume, "ceiling_agl_m", ceiling_agl_m)
+        set_field(volume, "start_time", start_time)
+        set_field(volume, "end_time", end_time)
+        set_field(volume, "outline_m", outline_m)
         return volume
 
     def shifted(self, delta: timedelta) -> Volume4D:
