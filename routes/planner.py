@@ -9,7 +9,6 @@ a few straight legs, not a staircase of cells, and becomes a few volumes.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 from collections.abc import Hashable, Sequence
@@ -36,7 +35,7 @@ from routes.errors import (
     RoutingError,
     UnknownVertiportError,
 )
-from routes.graph import Edge, RoutingGraph
+from routes.graph import Edge, EdgeArrays, RoutingGraph
 from routes.performance import DronePerformance
 from routes.trajectory import (
     FlightBuffers,
@@ -53,6 +52,10 @@ DEFAULT_CRUISE_AGL_M = 45.0
 
 ROUTE_CACHE_LIMIT = 20_000
 """Planned routes kept for reuse (a route is a few legs: small)."""
+
+EDGE_COST_CACHE_LIMIT = 64
+"""Kinds of request whose static edge costs are kept (``Planner.edge_costs``; about 0.5 MB
+each): cruise ceilings times drone ceilings times the few states of time-limited zones."""
 
 ZONE_MARGIN_M = 100.0
 """Coarse cells are blocked if they come within this distance of a blocking zone, so that a
@@ -159,6 +162,7 @@ class Planner:
         self._coarse_by_zone: dict[str, set[Cell]] = {}
         self._routes: dict[tuple[Any, ...], Route] = {}
         self._lifted: dict[tuple[Any, ...], tuple[Route, Route | NoRouteError]] = {}
+        self._edge_costs: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # -- public ------------------------------------------------------------------------------
 
@@ -216,6 +220,39 @@ class Planner:
                 self._routes.clear()
             self._routes[cache_key] = route
         return route
+
+    def edge_costs(self, search: _Search) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of the node factors (``nan``: closed), node openness and edge costs
+        (``inf``: closed) of ``search``'s kind of request, before its endpoints and areas to
+        avoid: the same for every request at that cruise ceiling, with those classes
+        blocking, corridors allowed or not, drone ceiling, and time-limited zones active."""
+        key = (search.cruise_agl_m, search.blocking, search.request.use_corridors,
+               search.request.performance.max_height_agl_m,
+               *self._shaping(search.start_time, search.end_time))
+        known = self._edge_costs.get(key)
+        if known is None:
+            known = self._static_costs(search)
+            if len(self._edge_costs) >= EDGE_COST_CACHE_LIMIT:
+                self._edge_costs.clear()
+            self._edge_costs[key] = known
+        return known[0].copy(), known[1].copy(), known[2].copy()
+
+    def _static_costs(self, search: _Search) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        arrays = self.graph.arrays
+        factors = np.where(arrays.is_cell, self.costs.suitable, np.nan)
+        plain = _Search(self, search.request, search.cruise_agl_m, search.start_time,
+                        search.end_time, search.blocking, avoid=False)
+        for cell in self.coarse_zones():
+            i = arrays.index.get(cell)
+            if i is not None:
+                factor = plain.factor(cell)
+                factors[i] = np.nan if factor is None else factor
+        is_open = ~arrays.is_cell | ~np.isnan(factors)
+        corridor_open = np.array([plain.corridor_usable(corridor_id)
+                                  for corridor_id in arrays.corridor_ids] + [True])
+        is_open &= corridor_open[arrays.corridor_of]  # -1: not a corridor node, True
+        everything = np.arange(len(arrays.target))
+        return factors, is_open, _edge_costs(arrays, everything, factors, is_open, self.costs)
 
     def at_cruise_altitude(self, route: Route, request: RouteRequest) -> Route:
         """The same horizontal route with its free-flight legs at ``request.cruise_agl_m``.
@@ -475,7 +512,7 @@ class _Search:
 
     def __init__(self, planner: Planner, request: RouteRequest, cruise_agl_m: float,
                  start_time: datetime, end_time: datetime,
-                 blocking: frozenset[AirspaceClass]) -> None:
+                 blocking: frozenset[AirspaceClass], *, avoid: bool = True) -> None:
         self.planner = planner
         self.request = request
         self.cruise_agl_m = cruise_agl_m
@@ -490,7 +527,7 @@ class _Search:
         self.avoid_cells: set[Cell] = set()
         self.avoid_areas = np.array(request.avoid_m, dtype=object)
         """For one vectorised test of a straightened segment against every area."""
-        if request.avoid_m:
+        if request.avoid_m and avoid:
             # One overlap query for the union: exact cells, and far fewer calls into h3.
             merged = shapely.union_all(list(request.avoid_m))
             self.avoid_cells = planner.graph.coarse_cells(metric_to_lnglat(merged))
@@ -584,11 +621,14 @@ class _Search:
         return self.planner.graph.cell_of(position.lat, position.lng) in self.avoid_cells
 
     def shortest_path(self, source: Hashable, target: Hashable) -> list[Hashable]:
-        """A* from source to target; raises ``NoRouteError`` if none.
+        """The cheapest path from source to target with the costs of ``weight``; raises
+        ``NoRouteError`` if none.
 
-        The search of ``networkx.astar_path`` (same queue order, same ties, so the same path),
-        over ``RoutingGraph.successors`` with every edge's cost (``weight``) computed in line:
-        a callback per edge was half of the planner's time."""
+        The costs of every edge come as an array: the request's static part (zones, classes,
+        corridors) is computed once per kind of request and remembered by the planner
+        (``Planner.edge_costs``), then the edges of the endpoint cells and of the areas to
+        avoid are set again. The search is compiled (``EdgeArrays.cheapest_path``); a path
+        as cheap as networkx's ``astar_path`` finds with ``weight`` (tests compare them)."""
         graph = self.planner.graph
         successors = graph.successors
         if source not in successors or target not in successors:
@@ -600,75 +640,25 @@ class _Search:
                 for edge in successors[node]:
                     if isinstance(edge.target, int):
                         self.endpoint_cells.add(edge.target)
-        if source == target:
-            return [source]
-        positions = graph.positions
-        goal = positions[target]
-        goal_x_m, goal_y_m = goal.x_m, goal.y_m
-        # Admissible: no metre costs less than the cheapest class factor.
-        cheapest = self.costs.cheapest
-        factors, factor = self.factors, self.factor
-        open_nodes, node_open = self.open_nodes, self.node_open
-        corridor_cost, access_cost = self.costs.corridor, self.costs.suitable
-        access_penalty_m = self.costs.access_penalty_m
-        order = itertools.count()
-        # (estimate, order, node, cost so far, parent): the order breaks ties first come first.
-        queue: list[tuple[float, int, Hashable, float, Hashable]] = [
-            (0.0, next(order), source, 0.0, None)]
-        enqueued: dict[Hashable, tuple[float, float]] = {}
-        parents: dict[Hashable, Hashable] = {}
-        while queue:
-            _, _, node, cost, parent = heapq.heappop(queue)
-            if node == target:
-                path = [node]
-                while parent is not None:
-                    path.append(parent)
-                    parent = parents[parent]
-                path.reverse()
-                return path
-            if node in parents and (parents[node] is None or enqueued[node][0] < cost):
-                continue  # the source again, or a worse path queued before a better one
-            parents[node] = parent
-            node_factor = factor(node) if isinstance(node, int) else None
-            here_open: bool | None = None
-            for edge in successors[node]:
-                neighbour = edge.target
-                kind = edge.kind
-                if kind == "free":
-                    neighbour_factor = factors.get(neighbour, -1.0)  # type: ignore[call-overload]
-                    if neighbour_factor == -1.0:
-                        neighbour_factor = factor(neighbour)  # type: ignore[arg-type]
-                    if node_factor is None or neighbour_factor is None:
-                        continue
-                    step = edge.length_m * (node_factor + neighbour_factor) / 2.0
-                    new_cost = cost + step
-                else:
-                    there_open = open_nodes.get(neighbour)
-                    if there_open is None:
-                        there_open = node_open(neighbour)
-                    if not there_open:
-                        continue
-                    if kind == "corridor":
-                        new_cost = cost + edge.length_m * corridor_cost
-                    else:  # access: both ends must be open
-                        if here_open is None:
-                            here_open = node_open(node)
-                        if not here_open:
-                            continue
-                        new_cost = cost + (edge.length_m * access_cost + access_penalty_m)
-                known = enqueued.get(neighbour)
-                if known is not None:
-                    if known[0] <= new_cost:
-                        continue
-                    estimate = known[1]
-                else:
-                    position = positions[neighbour]
-                    estimate = cheapest * math.hypot(goal_x_m - position.x_m,
-                                                     goal_y_m - position.y_m)
-                enqueued[neighbour] = (new_cost, estimate)
-                heapq.heappush(queue, (new_cost + estimate, next(order), neighbour, new_cost,
-                                       node))
-        raise NoRouteError("no route avoids the airspace this flight must avoid")
+        arrays = graph.arrays
+        factors, is_open, costs = self.planner.edge_costs(self)
+        changed = [arrays.index[cell] for cell in self.endpoint_cells]
+        factors[changed] = [np.nan if (f := self.factor(cell)) is None else f
+                            for cell in self.endpoint_cells]
+        avoided = [arrays.index[cell] for cell in self.avoid_cells - self.endpoint_cells
+                   if cell in arrays.index]
+        factors[avoided] = np.nan
+        closed = [i for cell in self.avoid_cells
+                  for i in arrays.corridor_nodes_by_cell.get(cell, ())]
+        is_open[changed + avoided] = ~np.isnan(factors[changed + avoided])
+        is_open[closed] = False
+        edges = arrays.touching(np.array(changed + avoided + closed, dtype=np.int64))
+        costs[edges] = _edge_costs(arrays, edges, factors, is_open, self.costs)
+        path = arrays.cheapest_path(costs, arrays.index[source], arrays.index[target],
+                                    self.costs.suitable)
+        if path is None:
+            raise NoRouteError("no route avoids the airspace this flight must avoid")
+        return [arrays.nodes[i] for i in path]
 
     def straighten(self, stops: list[_Stop]) -> list[_Stop]:
         """String pulling over free-flight runs: keep a stop only if the straight segment
@@ -704,6 +694,20 @@ class _Search:
         if len(self.avoid_areas) and shapely.intersects(swath, self.avoid_areas).any():
             return False
         return bool(airspace.service_area.covers(metric_to_lnglat(segment)))
+
+
+def _edge_costs(arrays: EdgeArrays, edges: np.ndarray, factors: np.ndarray,
+                is_open: np.ndarray, costs: ClassCosts) -> np.ndarray:
+    """``_Search.weight`` of these edges at once (``inf`` where it is None), from each
+    node's factor (free cells) and openness (every node)."""
+    source, target = arrays.source[edges], arrays.target[edges]
+    length_m, kind = arrays.length_m[edges], arrays.kind[edges]
+    free = length_m * (factors[source] + factors[target]) / 2.0
+    corridor = np.where(is_open[target], length_m * costs.corridor, np.nan)
+    access = np.where(is_open[source] & is_open[target],
+                      length_m * costs.suitable + costs.access_penalty_m, np.nan)
+    cost = np.choose(kind, [free, corridor, access])
+    return np.where(np.isnan(cost), np.inf, cost)
 
 
 def _aware(instant: datetime) -> datetime:

@@ -24,6 +24,7 @@ LAYERS = ("airspace", "routes", "utm", "api")
 LIBRARY_HOMES: dict[str, tuple[str, ...]] = {
     "h3": ("airspace/grid.py",),
     "networkx": ("routes/graph.py",),
+    "scipy": ("routes/graph.py",),
     "fastapi": ("api/",),
     "pydantic": ("api/",),
     "pydantic_settings": ("api/",),
