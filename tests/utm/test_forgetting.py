@@ -99,3 +99,23 @@ def test_a_landing_pad_is_remembered_for_its_whole_turnaround(
     store.forget_before(last_volume_end + timedelta(seconds=1))
     held = store.index.pad_slots(landing.vertiport_id, landing.start_time, landing.end_time)
     assert [slot.flight_id for slot in held] == [flight.id]
+
+
+def test_a_flight_put_again_later_is_forgotten_by_its_new_end(
+        engine: Engine, t0: datetime) -> None:
+    """The index remembers each flight's end as it was last put: a flight moved later is kept
+    past its old end and forgotten after its new one; a cancelled one is simply gone."""
+    flight = _submit(engine, t0, t0 - timedelta(hours=1))
+    other = _submit(engine, t0 + timedelta(hours=2), t0 - timedelta(hours=1))
+    store = engine.store
+    assert isinstance(store, SqliteStore)
+    old_end = max(volume.end_time for volume in flight.volumes)
+    later = timedelta(hours=3)
+    moved = flight.evolve(volumes=tuple(v.shifted(later) for v in flight.volumes),
+                          pad_slots=())
+    store.index.put(moved)
+    assert store.forget_before(old_end + timedelta(minutes=1)) == 0
+    assert _in_memory(engine, t0) == {flight.id, other.id}
+    engine.cancel(other.id, t0 - timedelta(minutes=30), "op1")
+    assert store.forget_before(old_end + later + timedelta(minutes=1)) == 1
+    assert _in_memory(engine, t0) == set()

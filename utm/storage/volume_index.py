@@ -16,6 +16,7 @@ keys are for stores that share keys across nodes (PostgreSQL).
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from datetime import datetime
 
@@ -82,6 +83,10 @@ class VolumeIndex:
         self._keys_by_flight: dict[str, set[int]] = {}
         self._sites_by_flight: dict[str, set[str]] = {}
         self._end_by_flight: dict[str, datetime] = {}
+        self._ends: list[tuple[datetime, str]] = []
+        """Heap of (end, flight id) as flights were put: ``forget_before`` pops what ended
+        instead of scanning every flight. An entry whose flight was removed or put again with
+        another end is dropped when it comes up."""
         self._pads: dict[str, list[HeldPadSlot]] = defaultdict(list)
         self.forgotten_before_us: int | None = None
         """Flights that ended (volumes and pad slots) before this instant may have been
@@ -114,8 +119,9 @@ class VolumeIndex:
         self._keys_by_flight[flight.id] = keys
         self._sites_by_flight[flight.id] = {slot.vertiport_id for slot in flight.pad_slots}
         # A landing holds its pad for a turnaround after the last volume ends.
-        self._end_by_flight[flight.id] = max(
-            [v.end_time for v in flight.volumes] + [s.end_time for s in flight.pad_slots])
+        end = max([v.end_time for v in flight.volumes] + [s.end_time for s in flight.pad_slots])
+        self._end_by_flight[flight.id] = end
+        heapq.heappush(self._ends, (end, flight.id))
         for slot in flight.pad_slots:
             self._pads[slot.vertiport_id].append(
                 HeldPadSlot(flight.id, slot.vertiport_id, slot.pad, slot.start_time,
@@ -269,8 +275,13 @@ class VolumeIndex:
     def forget_before(self, instant: datetime) -> int:
         """Drop flights whose last volume and pad slot ended before ``instant``; returns how
         many. Their volumes cannot meet anything from ``instant`` on (``covers``)."""
-        gone = [fid for fid, end in self._end_by_flight.items() if end < instant]
-        self._remove_all(gone)
+        gone: dict[str, None] = {}  # a flight put twice with the same end comes up twice
+        ends = self._ends
+        while ends and ends[0][0] < instant:
+            end, flight_id = heapq.heappop(ends)
+            if self._end_by_flight.get(flight_id) == end:  # else removed, or put again
+                gone[flight_id] = None
+        self._remove_all(list(gone))
         horizon_us = instant_us(instant)
         if self.forgotten_before_us is None or horizon_us > self.forgotten_before_us:
             self.forgotten_before_us = horizon_us
