@@ -42,9 +42,10 @@ EDGE_KINDS = ("free", "corridor", "access")
 """``EdgeArrays.kind`` holds the position of an edge's kind in this tuple."""
 
 SEARCH_REACH_FACTOR = 1.5
-"""A search first settles only the nodes whose cost is within this many times the straight
-line's (at the suitable class's cost), then doubles that reach while the target is beyond it,
-and only then searches the whole graph: the answer is the cheapest path either way."""
+"""A search first settles only the nodes whose cost from the origin is at most this many
+times the straight line's plus 2 km (at the suitable class's cost per metre), then twice
+that, and only then the whole graph. Dijkstra settles nodes in order of cost, so the path is
+the cheapest either way; the reach only spares it the far side of the region."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +236,9 @@ class EdgeArrays:
     def cheapest_path(self, costs: np.ndarray, source: int, target: int,
                       suitable_cost: float) -> list[int] | None:
         """The cheapest path from ``source`` to ``target`` with these edge costs (``inf``
-        closes an edge), as node indices; None if there is none. Dijkstra (scipy, compiled),
-        first within a reach around the source (``SEARCH_REACH_FACTOR``)."""
+        closes an edge; a cost is metres times the class's cost per metre), as node indices;
+        None if there is none. Dijkstra (scipy, compiled), first within a reach around the
+        source (``SEARCH_REACH_FACTOR``)."""
         if source == target:
             return [source]
         matrix = csr_matrix((costs, self.target, self.starts),
@@ -244,8 +246,7 @@ class EdgeArrays:
         straight_m = math.hypot(self.x_m[target] - self.x_m[source],
                                 self.y_m[target] - self.y_m[source])
         reach = SEARCH_REACH_FACTOR * suitable_cost * (straight_m + 2_000.0)
-        for attempt in range(3):
-            limit = reach * 2 ** attempt if attempt < 2 else np.inf
+        for limit in (reach, 2.0 * reach, np.inf):
             cost, previous = dijkstra(matrix, indices=source, return_predecessors=True,
                                       limit=limit)
             if math.isfinite(cost[target]):

@@ -113,7 +113,8 @@ class ClassCosts:
 
     @property
     def cheapest(self) -> float:
-        """The smallest factor: the A* heuristic multiplies straight distance by it."""
+        """The smallest factor: no metre costs less (an admissible A* heuristic multiplies the
+        straight distance by it, as the tests' networkx reference does)."""
         return min(self.corridor, self.suitable, self.controlled, self.restricted)
 
 
