@@ -239,6 +239,10 @@ class Planner:
         return known[0].copy(), known[1].copy(), known[2].copy()
 
     def _static_costs(self, search: _Search) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What ``edge_costs`` remembers: every free cell suitable but those near zones (the
+        coarse zone index), judged by ``_Search.factor`` as if no cell were an endpoint or
+        avoided; corridor nodes open if their corridor is usable; every edge's cost from
+        these."""
         arrays = self.graph.arrays
         factors = np.where(arrays.is_cell, self.costs.suitable, np.nan)
         plain = _Search(self, search.request, search.cruise_agl_m, search.start_time,
@@ -514,6 +518,8 @@ class _Search:
     def __init__(self, planner: Planner, request: RouteRequest, cruise_agl_m: float,
                  start_time: datetime, end_time: datetime,
                  blocking: frozenset[AirspaceClass], *, avoid: bool = True) -> None:
+        """``avoid=False`` leaves out the request's areas to avoid (the static costs every
+        request of its kind shares, ``Planner.edge_costs``)."""
         self.planner = planner
         self.request = request
         self.cruise_agl_m = cruise_agl_m
