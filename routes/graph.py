@@ -85,8 +85,7 @@ class RoutingGraph:
             for node in self.graph.nodes
         }
         """Each node's outgoing edges, in networkx's adjacency order."""
-        self.arrays = EdgeArrays(self.successors, self.positions,
-                                 lambda lat, lng: self.cell_of(lat, lng))
+        self.arrays = EdgeArrays(self.successors, self.positions, self.cell_of)
 
     def _position(self, lat: float, lng: float) -> NodePosition:
         from airspace.geo import latlng_to_xy_m

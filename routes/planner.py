@@ -163,7 +163,7 @@ class Planner:
         self._coarse_by_zone: dict[str, set[Cell]] = {}
         self._routes: dict[tuple[Any, ...], Route] = {}
         self._lifted: dict[tuple[Any, ...], tuple[Route, Route | NoRouteError]] = {}
-        self._edge_costs: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._static_by_kind: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # -- public ------------------------------------------------------------------------------
 
@@ -230,12 +230,12 @@ class Planner:
         key = (search.cruise_agl_m, search.blocking, search.request.use_corridors,
                search.request.performance.max_height_agl_m,
                *self._shaping(search.start_time, search.end_time))
-        known = self._edge_costs.get(key)
+        known = self._static_by_kind.get(key)
         if known is None:
             known = self._static_costs(search)
-            if len(self._edge_costs) >= EDGE_COST_CACHE_LIMIT:
-                self._edge_costs.clear()
-            self._edge_costs[key] = known
+            if len(self._static_by_kind) >= EDGE_COST_CACHE_LIMIT:
+                self._static_by_kind.clear()
+            self._static_by_kind[key] = known
         return known[0].copy(), known[1].copy(), known[2].copy()
 
     def _static_costs(self, search: _Search) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -257,7 +257,7 @@ class Planner:
                                   for corridor_id in arrays.corridor_ids] + [True])
         is_open &= corridor_open[arrays.corridor_of]  # -1: not a corridor node, True
         everything = np.arange(len(arrays.target))
-        return factors, is_open, _edge_costs(arrays, everything, factors, is_open, self.costs)
+        return factors, is_open, _weights(arrays, everything, factors, is_open, self.costs)
 
     def at_cruise_altitude(self, route: Route, request: RouteRequest) -> Route:
         """The same horizontal route with its free-flight legs at ``request.cruise_agl_m``.
@@ -588,8 +588,9 @@ class _Search:
         return usable
 
     def weight(self, u: Hashable, edge: Edge) -> float | None:
-        """The cost of an edge for this request; None if it may not be taken. The reference
-        for the costs ``shortest_path`` computes in line (tests compare the two searches)."""
+        """The cost of an edge for this request; None if it may not be taken. The reference:
+        ``_weights`` computes the same costs for many edges at once, and the tests compare
+        the compiled search's paths with networkx's over these."""
         if edge.kind == "free":
             fu = self.factor(u)  # type: ignore[arg-type]
             fv = self.factor(edge.target)  # type: ignore[arg-type]
@@ -660,7 +661,7 @@ class _Search:
         is_open[changed + avoided] = ~np.isnan(factors[changed + avoided])
         is_open[closed] = False
         edges = arrays.touching(np.array(changed + avoided + closed, dtype=np.int64))
-        costs[edges] = _edge_costs(arrays, edges, factors, is_open, self.costs)
+        costs[edges] = _weights(arrays, edges, factors, is_open, self.costs)
         path = arrays.cheapest_path(costs, arrays.index[source], arrays.index[target],
                                     self.costs.suitable)
         if path is None:
@@ -703,7 +704,7 @@ class _Search:
         return bool(airspace.service_area.covers(metric_to_lnglat(segment)))
 
 
-def _edge_costs(arrays: EdgeArrays, edges: np.ndarray, factors: np.ndarray,
+def _weights(arrays: EdgeArrays, edges: np.ndarray, factors: np.ndarray,
                 is_open: np.ndarray, costs: ClassCosts) -> np.ndarray:
     """``_Search.weight`` of these edges at once (``inf`` where it is None), from each
     node's factor (free cells) and openness (every node)."""
