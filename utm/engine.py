@@ -191,7 +191,9 @@ class Engine:
         """Tell the store it may drop the flights that ended ``FORGET_AFTER`` before ``now``
         (at most once per ``FORGET_EVERY``). Decisions do not change: a plan departs after
         now, and a question about earlier times (an area plan that began hours ago, a clock
-        set back) is answered from the database (``Store.forget_before``)."""
+        set back) is answered from the database (``Store.forget_before``). Told before
+        anything else after start-up, a SQLite store reads only the flights held from then on
+        (``utm.storage.sqlite``)."""
         with self._lock:
             last = self._forgotten_at
             if last is not None and timedelta(0) <= now - last < FORGET_EVERY:
@@ -228,8 +230,8 @@ class Engine:
         """
         now = require_aware(now, "now")
         plan.check_horizon(now)
+        self._forget_past(now)  # first: a store not read yet then reads only what is ahead
         self.run_replans(now)  # released flights first: no later plan takes their room
-        self._forget_past(now)
         self.sync_constraints()
         flight_id = new_flight_id(now)
         routes = self._route_options(plan, plan.earliest_departure_time, (),
@@ -258,6 +260,7 @@ class Engine:
         transaction of its own, in the order they were released; returns them as they end
         up (approved, pending review, or replan_required: file it again)."""
         now = require_aware(now, "now")
+        self._forget_past(now)  # (a node's first work after start-up: see ``_forget_past``)
         replanned: list[Flight] = []
         while True:
             with self._lock:

@@ -4,7 +4,10 @@ database."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from checks import assert_store_invariants
@@ -17,7 +20,9 @@ from utm.flights import Flight
 from utm.plans import AreaPlan, FlightPlan, make_drone
 from utm.states import FlightState
 from utm.storage import open_store
+from utm.storage.keys import instant_us
 from utm.storage.sqlite import SqliteStore
+from utm.storage.volume_index import held_until
 
 TFS, WCH = Endpoint("CD-TFS"), Endpoint("CD-WCH")
 
@@ -119,3 +124,64 @@ def test_a_flight_put_again_later_is_forgotten_by_its_new_end(
     engine.cancel(other.id, t0 - timedelta(minutes=30), "op1")
     assert store.forget_before(old_end + later + timedelta(minutes=1)) == 1
     assert _in_memory(engine, t0) == set()
+
+
+def _file_engine(airspace_model: Airspace, planner: Planner, path: str) -> Engine:
+    return Engine(airspace_model, open_store(f"sqlite:///{path}", airspace_model.layers),
+                  planner=planner)
+
+
+def test_a_restarted_node_reads_only_the_flights_still_ahead(
+        airspace_model: Airspace, planner: Planner, t0: datetime, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening a busy file does not parse every flight it ever held: the node reads, at its
+    first decision, only those held from an hour before then on; its decisions are the same
+    (the old flights are still met by a plan filed as if the clock were back)."""
+    path = str(tmp_path / "utm.sqlite")
+    engine = _file_engine(airspace_model, planner, path)
+    first, later = _old_flight_then_later_plan(engine, t0)
+    (other,) = _in_memory(engine, t0)
+    engine.store.close()
+    parsed: list[str] = []
+    parse = Flight.from_doc
+
+    def counting(doc: dict[str, Any]) -> Flight:
+        parsed.append(doc["id"])
+        return parse(doc)
+
+    monkeypatch.setattr(Flight, "from_doc", staticmethod(counting))
+    restarted = _file_engine(airspace_model, planner, path)
+    same_as_other = _submit(restarted, later + timedelta(hours=1), later, Endpoint("DY-CTR"),
+                            Endpoint("DY-SFG"))
+    assert same_as_other.state is FlightState.APPROVED
+    assert other in parsed and first.id not in parsed
+    assert _in_memory(restarted, t0) == {other, same_as_other.id}  # the first one not read
+    taken = restarted.get(other)
+    assert (same_as_other.departure_time, same_as_other.route and
+            same_as_other.route.cruise_agl_m) != (taken.departure_time, taken.route and
+                                                  taken.route.cruise_agl_m)
+    again = _submit(restarted, t0, t0 - timedelta(hours=1))  # the clock set back
+    assert again.state is FlightState.APPROVED
+    assert (again.departure_time, again.route and again.route.cruise_agl_m) != (
+        first.departure_time, first.route and first.route.cruise_agl_m)
+    assert_store_invariants(restarted.store)
+
+
+def test_a_file_from_before_the_held_until_column_gets_it_filled(
+        airspace_model: Airspace, planner: Planner, t0: datetime, tmp_path: Path) -> None:
+    path = str(tmp_path / "utm.sqlite")
+    engine = _file_engine(airspace_model, planner, path)
+    first, later = _old_flight_then_later_plan(engine, t0)
+    engine.store.close()
+    with sqlite3.connect(path) as connection:  # as a version before the column wrote it
+        connection.execute("ALTER TABLE flights DROP COLUMN held_until_us")
+    restarted = _file_engine(airspace_model, planner, path)
+    with sqlite3.connect(path) as connection:
+        (value,) = connection.execute("SELECT held_until_us FROM flights WHERE id = ?",
+                                      (first.id,)).fetchone()
+    end = held_until(restarted.get(first.id))  # as stored (times to the millisecond)
+    assert end is not None and value == instant_us(end)
+    third = _submit(restarted, later + timedelta(hours=2), later, Endpoint("DY-CTR"),
+                    Endpoint("DY-SFG"))
+    assert first.id not in _in_memory(restarted, t0)
+    assert third.id in _in_memory(restarted, t0)

@@ -29,6 +29,13 @@ unreadable database raises ``StoreUnavailableError``. Nothing is cached before `
 returns, so the node goes on serving reads and takes writes again as soon as the cause is
 gone (space freed), without a restart. A database that is read-only when the store opens is
 still opened (reads and approval checks work) and a warning is logged once.
+
+Opening is quick whatever the file holds: the index is read at the first transaction, and if
+the store has been told to forget the flights that ended before an instant by then
+(``forget_before``, which the engine does before its first decision), only the flights held
+until that instant or later are read and parsed (column ``held_until_us``, written with each
+flight; a database from before it gets the column, and its older rows, which have none, are
+read whatever their end).
 """
 
 from __future__ import annotations
@@ -51,8 +58,8 @@ from utm.flights import Flight, outline_ring_to_path, route_legs_doc_to_path
 from utm.plans import Priority
 from utm.states import HOLDS_AIRSPACE, FlightState
 from utm.storage.base import Candidates, FlightSummary, HeldPadSlot, HeldVolume
-from utm.storage.keys import IndexSpec, Reach
-from utm.storage.volume_index import VolumeIndex
+from utm.storage.keys import IndexSpec, Reach, instant_us
+from utm.storage.volume_index import VolumeIndex, held_until
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flights (
@@ -64,7 +71,8 @@ CREATE TABLE IF NOT EXISTS flights (
     departure_time TEXT,
     arrival_time TEXT,
     doc BLOB NOT NULL,
-    seq INTEGER NOT NULL DEFAULT 0
+    seq INTEGER NOT NULL DEFAULT 0,
+    held_until_us INTEGER
 );
 CREATE INDEX IF NOT EXISTS flights_operator ON flights (operator_id, id);
 CREATE INDEX IF NOT EXISTS flights_approval ON flights (approval_id);
@@ -96,8 +104,11 @@ CREATE INDEX IF NOT EXISTS flights_seq ON flights (seq);
 
 PUT_FLIGHT = (
     "INSERT OR REPLACE INTO flights (id, operator_id, state, approval_id, jurisdictions,"
-    " departure_time, arrival_time, doc{seq}) VALUES (?, ?, ?, ?, ?, ?, ?, ?{next_seq})")
-"""A flight written, with (``seq``) or without the change sequence."""
+    " departure_time, arrival_time, doc{held}{seq})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?{held_value}{next_seq})")
+"""A flight written, with (``seq``) or without the change sequence, with or without when it
+stops holding airspace (``held_until_us``): a read-only database from before either column
+cannot get it."""
 
 _HOLDING = tuple(sorted(state.value for state in HOLDS_AIRSPACE))
 
@@ -224,6 +235,7 @@ class _SqliteTransaction:
                 format_instant(flight.departure_time) if flight.departure_time else None,
                 format_instant(flight.arrival_time) if flight.arrival_time else None,
                 orjson.dumps(flight.to_doc()),
+                *self.store._held_until_column(flight),
             ),
         )
         self.pending = [f for f in self.pending if f.id != flight.id]
@@ -271,16 +283,27 @@ class SqliteStore:
                 raise ValueError("UTM_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
             self.connection.execute(f"PRAGMA synchronous={synchronous}")
             self.connection.executescript(SCHEMA)
-            self._sequenced = self._add_change_sequence()
+            columns = {row[1] for row in self.connection.execute("PRAGMA table_info(flights)")}
+            self._sequenced = self._add_column(
+                columns, "seq", "seq INTEGER NOT NULL DEFAULT 0", CHANGE_SEQUENCE)
+            self._has_held_until = self._add_column(
+                columns, "held_until_us", "held_until_us INTEGER")
+            if self._has_held_until and "held_until_us" not in columns:
+                self._fill_held_until()
             self._put_flight_sql = PUT_FLIGHT.format(
+                held=", held_until_us" if self._has_held_until else "",
+                held_value=", ?" if self._has_held_until else "",
                 seq=", seq" if self._sequenced else "",
                 next_seq=", (SELECT COALESCE(MAX(seq), 0) + 1 FROM flights)"
                 if self._sequenced else "")
             self.index = VolumeIndex(layers, spec)
             self._data_version = -1
             self._seen_seq: int | None = None
-            """The last change this store's index holds; None: not loaded yet."""
-            self._reload_if_changed()
+            """The last change this store's index holds; None: not loaded yet (it is at the
+            first transaction)."""
+            self._forget_first: datetime | None = None
+            """What ``forget_before`` was told before the index was loaded: the load reads
+            only the flights held from then on."""
             self.read_only = self._is_read_only()
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"cannot open SQLite database {path!r}: {error}") from error
@@ -304,20 +327,47 @@ class SqliteStore:
 
     # -- index -------------------------------------------------------------------------
 
-    def _add_change_sequence(self) -> bool:
-        """Give a database from before the change sequence its column and index; False if
-        it has none and cannot get them (read-only)."""
-        columns = {row[1] for row in self.connection.execute("PRAGMA table_info(flights)")}
+    def _add_column(self, columns: set[str], name: str, definition: str, then: str = "") -> bool:
+        """Give a database from before column ``name`` of ``flights`` (not in ``columns``)
+        that column, and run the script ``then`` (its index); False if it has none and
+        cannot get it (read-only)."""
         try:
-            if "seq" not in columns:
-                self.connection.execute(
-                    "ALTER TABLE flights ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
-            self.connection.executescript(CHANGE_SEQUENCE)
+            if name not in columns:
+                self.connection.execute(f"ALTER TABLE flights ADD COLUMN {definition}")
+            if then:
+                self.connection.executescript(then)
         except sqlite3.Error as error:
             if not str(getattr(error, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
                 raise
-            return "seq" in columns
+            return name in columns
         return True
+
+    def _fill_held_until(self) -> None:
+        """Set ``held_until_us`` of the flights written before the column existed (once, when
+        it is added: every flight holding airspace is parsed, as a full load would). Read
+        and written under the write lock: no other process changes a flight in between."""
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self.connection.execute(
+                f"SELECT doc FROM flights WHERE state IN ({','.join('?' * len(_HOLDING))})"
+                " AND held_until_us IS NULL", _HOLDING).fetchall()
+            updates = []
+            for (doc,) in rows:
+                flight = Flight.from_doc(orjson.loads(doc))
+                updates.append((*self._held_until_column(flight), flight.id))
+            self.connection.executemany(
+                "UPDATE flights SET held_until_us = ? WHERE id = ?", updates)
+            self.connection.execute("COMMIT")
+        except sqlite3.Error:
+            self._rollback()
+            raise
+
+    def _held_until_column(self, flight: Flight) -> tuple[int | None, ...]:
+        """The ``held_until_us`` value of a flight being written (none without the column)."""
+        if not self._has_held_until:
+            return ()
+        end = held_until(flight)
+        return (None if end is None else instant_us(end),)
 
     def _last_seq(self) -> int:
         return int(self.connection.execute(
@@ -334,7 +384,7 @@ class SqliteStore:
             # The sequence is read first: a change committed in between is read twice (the
             # same flight put again), never missed.
             self._seen_seq = self._last_seq() if self._sequenced else 0
-            self.index = self._load_index()
+            self.index = self._load_index(self._forget_first)
             return
         rows = self.connection.execute(
             "SELECT seq, id, state, CASE WHEN state IN (" + ",".join("?" * len(_HOLDING))
@@ -347,21 +397,31 @@ class SqliteStore:
                 self.index.remove(flight_id)
             self._seen_seq = seq
 
-    def _load_index(self) -> VolumeIndex:
-        """A new index of every flight the database holds airspace for."""
+    def _load_index(self, forgotten_before: datetime | None = None) -> VolumeIndex:
+        """A new index of every flight the database holds airspace for; with
+        ``forgotten_before``, of those held until then or later only (the index then
+        answers for times from it on: ``VolumeIndex.covers``)."""
         index = VolumeIndex(self.layers, self.spec)
-        states = [state.value for state in HOLDS_AIRSPACE]
-        rows = self.connection.execute(
-            f"SELECT doc FROM flights WHERE state IN ({','.join('?' * len(states))})", states
-        )
-        for (doc,) in rows:
+        sql = f"SELECT doc FROM flights WHERE state IN ({','.join('?' * len(_HOLDING))})"
+        parameters: list[Any] = list(_HOLDING)
+        if forgotten_before is not None and self._has_held_until:
+            sql += " AND (held_until_us IS NULL OR held_until_us >= ?)"
+            parameters.append(instant_us(forgotten_before))
+        for (doc,) in self.connection.execute(sql, parameters):
             index.put(Flight.from_doc(orjson.loads(doc)))
+        if forgotten_before is not None:
+            index.forget_before(forgotten_before)
         return index
 
     def forget_before(self, instant: datetime) -> int:
         """Drop cached flights that ended before ``instant`` (see ``VolumeIndex``); a later
-        question about earlier times is answered from the database (``_index_from``)."""
+        question about earlier times is answered from the database (``_index_from``). Before
+        the index is loaded, nothing is in memory to drop: the load will skip them."""
         with self._lock:
+            if self._seen_seq is None:
+                if self._forget_first is None or instant > self._forget_first:
+                    self._forget_first = instant
+                return 0
             return self.index.forget_before(instant)
 
     # -- transactions --------------------------------------------------------------------

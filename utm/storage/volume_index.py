@@ -53,6 +53,17 @@ _BUCKET_MASK = (1 << _BUCKET_BITS) - 1
 share postings, which only adds candidates the arrays then drop."""
 
 
+
+def held_until(flight: Flight) -> datetime | None:
+    """When the flight stops holding anything (its last volume or pad slot ends: a landing
+    holds its pad for a turnaround after the last volume); None if it holds nothing. A
+    flight is forgotten by this (``VolumeIndex.forget_before``), and a store opened later
+    need not read the flights that ended before what it is told to forget."""
+    if flight.state not in HOLDS_AIRSPACE or not flight.volumes:
+        return None
+    return max([v.end_time for v in flight.volumes] + [s.end_time for s in flight.pad_slots])
+
+
 class VolumeIndex:
     """Held volumes by cell and time bucket, and pad slots by vertiport. Not thread-safe: the
     store locks."""
@@ -118,8 +129,8 @@ class VolumeIndex:
         self._rows_by_flight[flight.id] = rows
         self._keys_by_flight[flight.id] = keys
         self._sites_by_flight[flight.id] = {slot.vertiport_id for slot in flight.pad_slots}
-        # A landing holds its pad for a turnaround after the last volume ends.
-        end = max([v.end_time for v in flight.volumes] + [s.end_time for s in flight.pad_slots])
+        end = held_until(flight)
+        assert end is not None  # it holds volumes
         self._end_by_flight[flight.id] = end
         heapq.heappush(self._ends, (end, flight.id))
         for slot in flight.pad_slots:
