@@ -361,6 +361,15 @@ class Engine:
                 pass
         return outcome[0]
 
+    def route_as_filed(self, plan: FlightPlan) -> Route | None:
+        """The route the plan would fly if nothing were in its way: the cheapest path at its
+        preferred cruise altitude, planned as a decision plans it first (remembered, so this
+        is cheap after a decision). What a decision's re-routing and altitude change are
+        measured against; None if no route avoids the airspace the plan must avoid."""
+        routes = self._route_options(plan, plan.earliest_departure_time, (),
+                                     preferred_only=True)
+        return routes[0] if routes else None
+
     def _route_options(self, plan: FlightPlan, departure_time: datetime,
                        avoid_m: Sequence[Any], *, preferred_only: bool = False) -> list[Route]:
         """Routes at each cruise altitude the drone may fly (preferred first)."""

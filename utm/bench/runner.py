@@ -24,6 +24,7 @@ from routes import Planner
 from utm.bench.scenario import Demand, ScenarioConfig, generate_day, with_extra_pads
 from utm.engine import Engine
 from utm.flights import Flight
+from utm.plans import FlightPlan
 from utm.states import FlightState
 from utm.storage import open_store
 
@@ -73,6 +74,13 @@ class BenchResult:
     delays_s: list[float] = field(default_factory=list)
     altitude_changes: int = 0
     reroutes: int = 0
+    added_m: list[float] = field(default_factory=list)
+    """Per approved flight: metres it flies beyond its route as filed (0: as filed)."""
+    added_s: list[float] = field(default_factory=list)
+    """Per approved flight: seconds of flight beyond its route as filed."""
+    rerouted_added_m: list[float] = field(default_factory=list)
+    rerouted_added_s: list[float] = field(default_factory=list)
+    """The same, for the flights re-routed around other flights only."""
     latencies_ms: list[float] = field(default_factory=list)
     approved_at: list[int] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
@@ -94,9 +102,13 @@ class BenchResult:
             "elapsed_s": self.elapsed_s,
             "setup_s": self.setup_s,
             "peak_rss_mib": self.peak_rss_mib,
-            "mean_delay_s": statistics.fmean(self.delays_s) if self.delays_s else 0.0,
+            "mean_delay_s": _mean(self.delays_s),
             "altitude_changes": self.altitude_changes,
             "reroutes": self.reroutes,
+            "mean_added_distance_m": _mean(self.added_m),
+            "mean_added_flight_s": _mean(self.added_s),
+            "rerouted_mean_added_distance_m": _mean(self.rerouted_added_m),
+            "rerouted_mean_added_flight_s": _mean(self.rerouted_added_s),
             "p50_ms": statistics.median(self.latencies_ms) if self.latencies_ms else 0.0,
             "replanned_after_emergencies": self.replanned,
             "replan_batches": len(self.replan_batches_ms),
@@ -104,6 +116,31 @@ class BenchResult:
                                     if self.replan_batches_ms else 0.0),
             "replan_batch_max_ms": max(self.replan_batches_ms, default=0.0),
         }
+
+
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else 0.0
+
+
+def _record_detour(result: BenchResult, engine: Engine, plan: FlightPlan,
+                   flight: Flight) -> None:
+    """What resolution added to an approved flight's route: distance and flight time beyond
+    the route as filed (a route around other flights, another cruise altitude)."""
+    changes = " ".join(flight.decision.changes)
+    rerouted = "route changed" in changes
+    result.altitude_changes += "cruise altitude" in changes
+    result.reroutes += rerouted
+    added_m = added_s = 0.0
+    if rerouted or "cruise altitude" in changes:
+        filed = engine.route_as_filed(plan)
+        assert flight.route is not None and filed is not None  # it was decided from it
+        added_m = flight.route.distance_m - filed.distance_m
+        added_s = flight.route.duration_s - filed.duration_s
+    result.added_m.append(added_m)
+    result.added_s.append(added_s)
+    if rerouted:
+        result.rerouted_added_m.append(added_m)
+        result.rerouted_added_s.append(added_s)
 
 
 def _decide_all(engine: Engine, demand: Demand) -> dict[str, tuple[Flight, float]]:
@@ -183,9 +220,7 @@ def run(config: BenchConfig, progress: Callable[[int, int], None] | None = None)
             assert flight.departure_time is not None
             result.delays_s.append(
                 (flight.departure_time - demand.plan.earliest_departure_time).total_seconds())
-            changes = " ".join(flight.decision.changes)
-            result.altitude_changes += "cruise altitude" in changes
-            result.reroutes += "route changed" in changes
+            _record_detour(result, engine, demand.plan, flight)
         result.approved_at.append(approved)
         for checkpoint in active:
             if len(checkpoint.latencies_ms) < config.window:
