@@ -350,8 +350,8 @@ class SqliteStore:
         try:
             rows = self.connection.execute(
                 f"SELECT doc FROM flights WHERE state IN ({','.join('?' * len(_HOLDING))})"
-                " AND held_until_us IS NULL", _HOLDING).fetchall()
-            updates = []
+                " AND held_until_us IS NULL", _HOLDING)
+            updates = []  # (written once every row is read: the cursor reads the table)
             for (doc,) in rows:
                 flight = Flight.from_doc(orjson.loads(doc))
                 updates.append((*self._held_until_column(flight), flight.id))
