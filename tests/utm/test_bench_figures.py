@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from airspace import Airspace
 from routes import Endpoint, Planner
-from utm.bench.runner import BenchResult, _record_detour
+from utm.bench.runner import BenchResult, _record_resolution
 from utm.engine import Engine
 from utm.plans import FlightPlan, make_drone
 from utm.states import FlightState
@@ -34,8 +34,8 @@ def test_a_flight_sent_around_another_reports_what_the_detour_added(
     assert alone.route is not None and around.route is not None
     assert busy.route_as_filed(crossing) == alone.route != around.route
     result = BenchResult()
-    _record_detour(result, busy, plan("d1", "CD-TFS", "CD-WCH"), first)
-    _record_detour(result, busy, crossing, around)
+    _record_resolution(result, busy, plan("d1", "CD-TFS", "CD-WCH"), first)
+    _record_resolution(result, busy, crossing, around)
     added_m = around.route.distance_m - alone.route.distance_m
     added_s = around.route.duration_s - alone.route.duration_s
     assert added_s != 0.0

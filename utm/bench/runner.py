@@ -122,10 +122,11 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else 0.0
 
 
-def _record_detour(result: BenchResult, engine: Engine, plan: FlightPlan,
-                   flight: Flight) -> None:
-    """What resolution added to an approved flight's route: distance and flight time beyond
-    the route as filed (a route around other flights, another cruise altitude)."""
+def _record_resolution(result: BenchResult, engine: Engine, plan: FlightPlan,
+                       flight: Flight) -> None:
+    """What resolution changed in an approved flight's route: counted (another cruise
+    altitude, a route around other flights), and measured (distance and flight time beyond
+    the route as filed)."""
     changes = " ".join(flight.decision.changes)
     rerouted = "route changed" in changes
     result.altitude_changes += "cruise altitude" in changes
@@ -220,7 +221,7 @@ def run(config: BenchConfig, progress: Callable[[int, int], None] | None = None)
             assert flight.departure_time is not None
             result.delays_s.append(
                 (flight.departure_time - demand.plan.earliest_departure_time).total_seconds())
-            _record_detour(result, engine, demand.plan, flight)
+            _record_resolution(result, engine, demand.plan, flight)
         result.approved_at.append(approved)
         for checkpoint in active:
             if len(checkpoint.latencies_ms) < config.window:
