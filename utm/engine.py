@@ -230,12 +230,12 @@ class Engine:
         """
         now = require_aware(now, "now")
         plan.check_horizon(now)
-        self._forget_past(now)  # first: a store not read yet then reads only what is ahead
-        self.run_replans(now)  # released flights first: no later plan takes their room
+        # Released flights first: no later plan takes their room (and before anything, the
+        # store is told what to forget: a store not read yet then reads only what is ahead).
+        self.run_replans(now)
         self.sync_constraints()
         flight_id = new_flight_id(now)
-        routes = self._route_options(plan, plan.earliest_departure_time, (),
-                                     preferred_only=True)
+        routes = self._routes_as_filed(plan)
 
         def decide(tx: Transaction, events: list[Event]) -> Flight:
             # Constraints issued on another node: read again now that the locks are held, so
@@ -348,8 +348,7 @@ class Engine:
         plan.check_horizon(now)
         self.run_replans(now)
         self.sync_constraints()
-        routes = self._route_options(plan, plan.earliest_departure_time, (),
-                                     preferred_only=True)
+        routes = self._routes_as_filed(plan)
         outcome: list[Flight] = []
         with self._lock:
             try:
@@ -366,9 +365,13 @@ class Engine:
         preferred cruise altitude, planned as a decision plans it first (remembered, so this
         is cheap after a decision). What a decision's re-routing and altitude change are
         measured against; None if no route avoids the airspace the plan must avoid."""
-        routes = self._route_options(plan, plan.earliest_departure_time, (),
-                                     preferred_only=True)
+        routes = self._routes_as_filed(plan)
         return routes[0] if routes else None
+
+    def _routes_as_filed(self, plan: FlightPlan) -> list[Route]:
+        """The preferred route from the plan's earliest departure (none if no route avoids
+        what the plan must avoid): what a decision searches first."""
+        return self._route_options(plan, plan.earliest_departure_time, (), preferred_only=True)
 
     def _route_options(self, plan: FlightPlan, departure_time: datetime,
                        avoid_m: Sequence[Any], *, preferred_only: bool = False) -> list[Route]:

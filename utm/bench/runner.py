@@ -128,11 +128,11 @@ def _record_resolution(result: BenchResult, engine: Engine, plan: FlightPlan,
     altitude, a route around other flights), and measured (distance and flight time beyond
     the route as filed)."""
     changes = " ".join(flight.decision.changes)
-    rerouted = "route changed" in changes
-    result.altitude_changes += "cruise altitude" in changes
+    rerouted, other_layer = "route changed" in changes, "cruise altitude" in changes
+    result.altitude_changes += other_layer
     result.reroutes += rerouted
     added_m = added_s = 0.0
-    if rerouted or "cruise altitude" in changes:
+    if rerouted or other_layer:
         filed = engine.route_as_filed(plan)
         assert flight.route is not None and filed is not None  # it was decided from it
         added_m = flight.route.distance_m - filed.distance_m

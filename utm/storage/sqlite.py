@@ -111,6 +111,8 @@ stops holding airspace (``held_until_us``): a read-only database from before eit
 cannot get it."""
 
 _HOLDING = tuple(sorted(state.value for state in HOLDS_AIRSPACE))
+_HOLDING_MARKS = ",".join("?" * len(_HOLDING))
+"""The placeholders of ``state IN (...)`` for ``_HOLDING``."""
 
 log = logging.getLogger("utm.storage")
 
@@ -349,7 +351,7 @@ class SqliteStore:
         self.connection.execute("BEGIN IMMEDIATE")
         try:
             rows = self.connection.execute(
-                f"SELECT doc FROM flights WHERE state IN ({','.join('?' * len(_HOLDING))})"
+                f"SELECT doc FROM flights WHERE state IN ({_HOLDING_MARKS})"
                 " AND held_until_us IS NULL", _HOLDING)
             updates = []  # (written once every row is read: the cursor reads the table)
             for (doc,) in rows:
@@ -387,7 +389,7 @@ class SqliteStore:
             self.index = self._load_index(self._forget_first)
             return
         rows = self.connection.execute(
-            "SELECT seq, id, state, CASE WHEN state IN (" + ",".join("?" * len(_HOLDING))
+            "SELECT seq, id, state, CASE WHEN state IN (" + _HOLDING_MARKS
             + ") THEN doc END FROM flights WHERE seq > ? ORDER BY seq",
             (*_HOLDING, self._seen_seq))
         for seq, flight_id, state, doc in rows:
@@ -402,7 +404,7 @@ class SqliteStore:
         ``forgotten_before``, of those held until then or later only (the index then
         answers for times from it on: ``VolumeIndex.covers``)."""
         index = VolumeIndex(self.layers, self.spec)
-        sql = f"SELECT doc FROM flights WHERE state IN ({','.join('?' * len(_HOLDING))})"
+        sql = f"SELECT doc FROM flights WHERE state IN ({_HOLDING_MARKS})"
         parameters: list[Any] = list(_HOLDING)
         if forgotten_before is not None and self._has_held_until:
             sql += " AND (held_until_us IS NULL OR held_until_us >= ?)"

@@ -53,7 +53,6 @@ _BUCKET_MASK = (1 << _BUCKET_BITS) - 1
 share postings, which only adds candidates the arrays then drop."""
 
 
-
 def held_until(flight: Flight) -> datetime | None:
     """When the flight stops holding anything (its last volume or pad slot ends: a landing
     holds its pad for a turnaround after the last volume); None if it holds nothing. A
